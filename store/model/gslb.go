@@ -1,0 +1,276 @@
+package model
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Region is a named set of client locations: countries, continents and
+// networks. Policies map regions to preferred data centers.
+type Region struct {
+	Meta
+	Name       string   `json:"name" yaml:"name"`
+	Countries  []string `json:"countries,omitempty" yaml:"countries,omitempty"`
+	Continents []string `json:"continents,omitempty" yaml:"continents,omitempty"`
+	Networks   []string `json:"networks,omitempty" yaml:"networks,omitempty"`
+}
+
+// Continents are the continent codes GeoIP databases use.
+var Continents = []string{"AF", "AN", "AS", "EU", "NA", "OC", "SA"}
+
+func (r *Region) ObjectKind() Kind   { return KindRegion }
+func (r *Region) ObjectName() string { return r.Name }
+
+func (r *Region) Validate() error {
+	if !validIdent(r.Name) {
+		return invalid(KindRegion, r.Name, "name", "use letters, digits, '-' and '_' (at most 63)")
+	}
+	for _, c := range r.Countries {
+		if len(c) != 2 || strings.ToUpper(c) != c || !isLetters(c) {
+			return invalid(KindRegion, r.Name, "countries", "%q is not an ISO 3166 alpha-2 code in upper case", c)
+		}
+	}
+	for _, c := range r.Continents {
+		if !slices.Contains(Continents, c) {
+			return invalid(KindRegion, r.Name, "continents", "%q is not one of %s", c, strings.Join(Continents, " "))
+		}
+	}
+	for _, n := range r.Networks {
+		if p, err := netip.ParsePrefix(n); err != nil || p.Masked() != p {
+			return invalid(KindRegion, r.Name, "networks", "%q is not a network in CIDR form (host bits must be zero)", n)
+		}
+	}
+	return nil
+}
+
+// Location is a point on Earth in degrees.
+type Location struct {
+	Lat float64 `json:"lat" yaml:"lat"`
+	Lon float64 `json:"lon" yaml:"lon"`
+}
+
+func (l Location) valid() bool { return l.Lat >= -90 && l.Lat <= 90 && l.Lon >= -180 && l.Lon <= 180 }
+
+// Datacenter is a site that hosts endpoints.
+type Datacenter struct {
+	Meta
+	Name     string   `json:"name" yaml:"name"`
+	Region   string   `json:"region,omitempty" yaml:"region,omitempty"`
+	Location Location `json:"location" yaml:"location"`
+	Override Override `json:"override,omitempty" yaml:"override,omitempty"`
+}
+
+// Override is an operator's decision that sits above health verdicts.
+type Override string
+
+const (
+	OverrideNone      Override = ""
+	OverrideDrain     Override = "drain"      // take out of answers, gracefully
+	OverrideForceDown Override = "force_down" // treat as down whatever the checks say
+	OverrideForceUp   Override = "force_up"   // treat as up whatever the checks say
+)
+
+func (o Override) valid() bool {
+	switch o {
+	case OverrideNone, OverrideDrain, OverrideForceDown, OverrideForceUp:
+		return true
+	}
+	return false
+}
+
+func (d *Datacenter) ObjectKind() Kind   { return KindDatacenter }
+func (d *Datacenter) ObjectName() string { return d.Name }
+
+func (d *Datacenter) Validate() error {
+	if !validIdent(d.Name) {
+		return invalid(KindDatacenter, d.Name, "name", "use letters, digits, '-' and '_' (at most 63)")
+	}
+	if d.Region != "" && !validIdent(d.Region) {
+		return invalid(KindDatacenter, d.Name, "region", "%q is not a region name", d.Region)
+	}
+	if !d.Location.valid() {
+		return invalid(KindDatacenter, d.Name, "location", "lat must be within ±90 and lon within ±180")
+	}
+	if !d.Override.valid() {
+		return invalid(KindDatacenter, d.Name, "override", "%q is not drain, force_down or force_up", d.Override)
+	}
+	return nil
+}
+
+// Service is a GSLB name whose answer is chosen per query.
+type Service struct {
+	Meta
+	// Name is a full name inside a served zone.
+	Name       string     `json:"name" yaml:"name"`
+	Type       string     `json:"type" yaml:"type"` // A, AAAA or CNAME
+	TTL        uint32     `json:"ttl,omitempty" yaml:"ttl,omitempty"`
+	Policy     Policy     `json:"policy" yaml:"policy"`
+	MaxAnswers int        `json:"max_answers,omitempty" yaml:"max_answers,omitempty"`
+	Fallback   Fallback   `json:"fallback" yaml:"fallback"`
+	Endpoints  []Endpoint `json:"endpoints" yaml:"endpoints"`
+	Check      *Check     `json:"check,omitempty" yaml:"check,omitempty"`
+}
+
+// Policy is a chain of steps that narrow or order a service's candidate
+// endpoints, or the name of a preset that expands to one.
+type Policy struct {
+	Preset string       `json:"preset,omitempty" yaml:"preset,omitempty"`
+	Steps  []PolicyStep `json:"steps,omitempty" yaml:"steps,omitempty"`
+}
+
+// PolicyStep is one step of a policy chain. Region and First carry the
+// arguments of the steps that take them.
+type PolicyStep struct {
+	Step   string              `json:"step" yaml:"step"`
+	Region map[string][]string `json:"region,omitempty" yaml:"region,omitempty"`
+	First  int                 `json:"first,omitempty" yaml:"first,omitempty"`
+}
+
+// Presets and steps known to the policy engine.
+var (
+	PolicyPresets = []string{"geo", "failover", "weighted", "roundrobin", "sticky", "leastload", "all"}
+	PolicySteps   = []string{"healthy", "region", "nearest", "priority", "weighted", "sticky", "leastload", "roundrobin", "first"}
+)
+
+// Fallback says what a service answers when no candidate is healthy.
+type Fallback struct {
+	Mode   string   `json:"mode,omitempty" yaml:"mode,omitempty"` // all (default), none, backup
+	Backup []string `json:"backup,omitempty" yaml:"backup,omitempty"`
+}
+
+// Endpoint is one address a service can answer with.
+type Endpoint struct {
+	Datacenter  string   `json:"datacenter" yaml:"datacenter"`
+	Address     string   `json:"address" yaml:"address"`
+	Weight      int      `json:"weight,omitempty" yaml:"weight,omitempty"`
+	Priority    int      `json:"priority,omitempty" yaml:"priority,omitempty"`
+	CheckTarget string   `json:"check_target,omitempty" yaml:"check_target,omitempty"`
+	Override    Override `json:"override,omitempty" yaml:"override,omitempty"`
+}
+
+// Check describes how endpoints of a service are probed.
+type Check struct {
+	Type         string   `json:"type" yaml:"type"` // http, https, tcp, dns
+	Port         int      `json:"port,omitempty" yaml:"port,omitempty"`
+	Path         string   `json:"path,omitempty" yaml:"path,omitempty"`
+	Host         string   `json:"host,omitempty" yaml:"host,omitempty"`
+	ExpectStatus []int    `json:"expect_status,omitempty" yaml:"expect_status,omitempty"`
+	ExpectBody   string   `json:"expect_body,omitempty" yaml:"expect_body,omitempty"`
+	Interval     Duration `json:"interval,omitempty" yaml:"interval,omitempty"`
+	Timeout      Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+	Rise         int      `json:"rise,omitempty" yaml:"rise,omitempty"`
+	Fall         int      `json:"fall,omitempty" yaml:"fall,omitempty"`
+	Quorum       string   `json:"quorum,omitempty" yaml:"quorum,omitempty"` // majority (default), any, all, or a number
+}
+
+func (s *Service) ObjectKind() Kind   { return KindService }
+func (s *Service) ObjectName() string { return s.Name }
+
+func (s *Service) Validate() error {
+	if !ValidName(s.Name) || s.Name != CanonicalName(s.Name) {
+		return invalid(KindService, s.Name, "name", "must be a lower-case absolute domain name")
+	}
+	switch s.Type {
+	case "A", "AAAA", "CNAME":
+	default:
+		return invalid(KindService, s.Name, "type", "%q is not A, AAAA or CNAME", s.Type)
+	}
+	if s.Policy.Preset != "" && len(s.Policy.Steps) > 0 {
+		return invalid(KindService, s.Name, "policy", "give a preset or steps, not both")
+	}
+	if s.Policy.Preset != "" && !slices.Contains(PolicyPresets, s.Policy.Preset) {
+		return invalid(KindService, s.Name, "policy", "unknown preset %q (want one of %s)", s.Policy.Preset, strings.Join(PolicyPresets, ", "))
+	}
+	for _, st := range s.Policy.Steps {
+		if !slices.Contains(PolicySteps, st.Step) {
+			return invalid(KindService, s.Name, "policy", "unknown step %q (want one of %s)", st.Step, strings.Join(PolicySteps, ", "))
+		}
+	}
+	if s.MaxAnswers < 0 {
+		return invalid(KindService, s.Name, "max_answers", "must not be negative")
+	}
+	switch s.Fallback.Mode {
+	case "", "all", "none":
+	case "backup":
+		if len(s.Fallback.Backup) == 0 {
+			return invalid(KindService, s.Name, "fallback", "backup needs at least one address")
+		}
+	default:
+		return invalid(KindService, s.Name, "fallback", "%q is not all, none or backup", s.Fallback.Mode)
+	}
+	if len(s.Endpoints) == 0 {
+		return invalid(KindService, s.Name, "endpoints", "a service needs at least one endpoint")
+	}
+	for i, e := range s.Endpoints {
+		if !validIdent(e.Datacenter) {
+			return invalid(KindService, s.Name, "endpoints", "entry %d: %q is not a data center name", i, e.Datacenter)
+		}
+		if err := s.validAddress(e.Address); err != "" {
+			return invalid(KindService, s.Name, "endpoints", "entry %d: %s", i, err)
+		}
+		if e.Weight < 0 || e.Priority < 0 {
+			return invalid(KindService, s.Name, "endpoints", "entry %d: weight and priority must not be negative", i)
+		}
+		if e.CheckTarget != "" {
+			if _, err := netip.ParseAddrPort(e.CheckTarget); err != nil && !validHostPort(e.CheckTarget) {
+				return invalid(KindService, s.Name, "endpoints", "entry %d: check_target %q is not host:port", i, e.CheckTarget)
+			}
+		}
+		if !e.Override.valid() {
+			return invalid(KindService, s.Name, "endpoints", "entry %d: override %q is not drain, force_down or force_up", i, e.Override)
+		}
+	}
+	if s.Check != nil {
+		if err := s.Check.validate(); err != "" {
+			return invalid(KindService, s.Name, "check", "%s", err)
+		}
+	}
+	return nil
+}
+
+func (s *Service) validAddress(a string) string {
+	switch s.Type {
+	case "A":
+		if ip, err := netip.ParseAddr(a); err != nil || !ip.Is4() {
+			return "address " + quote(a) + " is not an IPv4 address"
+		}
+	case "AAAA":
+		if ip, err := netip.ParseAddr(a); err != nil || !ip.Is6() || ip.Is4In6() {
+			return "address " + quote(a) + " is not an IPv6 address"
+		}
+	case "CNAME":
+		if !ValidName(a) || !strings.HasSuffix(a, ".") {
+			return "address " + quote(a) + " is not an absolute domain name"
+		}
+	}
+	return ""
+}
+
+func (c *Check) validate() string {
+	switch c.Type {
+	case "http", "https", "tcp", "dns":
+	default:
+		return "type " + quote(c.Type) + " is not http, https, tcp or dns"
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		return "port must be within 0-65535"
+	}
+	if c.Interval != 0 && c.Interval.D() < 1e9 {
+		return "interval must be at least 1s"
+	}
+	if c.Timeout < 0 || (c.Interval != 0 && c.Timeout != 0 && c.Timeout >= c.Interval) {
+		return "timeout must be positive and shorter than the interval"
+	}
+	if c.Rise < 0 || c.Fall < 0 {
+		return "rise and fall must not be negative"
+	}
+	switch c.Quorum {
+	case "", "majority", "any", "all":
+	default:
+		if n := atoiPositive(c.Quorum); n <= 0 {
+			return "quorum " + quote(c.Quorum) + " is not majority, any, all or a positive number"
+		}
+	}
+	return ""
+}

@@ -1,0 +1,72 @@
+package model
+
+import (
+	"time"
+)
+
+// Checker is a health checker of the fleet: the one embedded in every
+// serve process, or a remote agent.
+type Checker struct {
+	Meta
+	Name     string    `json:"name" yaml:"name"`
+	Region   string    `json:"region,omitempty" yaml:"region,omitempty"`
+	Location *Location `json:"location,omitempty" yaml:"location,omitempty"`
+	LastSeen time.Time `json:"last_seen,omitempty" yaml:"-"`
+	Isolated bool      `json:"isolated,omitempty" yaml:"-"`
+}
+
+func (c *Checker) ObjectKind() Kind   { return KindChecker }
+func (c *Checker) ObjectName() string { return c.Name }
+
+func (c *Checker) Validate() error {
+	if !validIdent(c.Name) {
+		return invalid(KindChecker, c.Name, "name", "use letters, digits, '-' and '_' (at most 63)")
+	}
+	if c.Location != nil && !c.Location.valid() {
+		return invalid(KindChecker, c.Name, "location", "lat must be within ±90 and lon within ±180")
+	}
+	return nil
+}
+
+// Health is the state of an endpoint as seen by one checker or by the
+// quorum. Unknown serves like Up, so a cold start never black-holes traffic.
+type Health string
+
+const (
+	HealthUnknown Health = "unknown"
+	HealthUp      Health = "up"
+	HealthDown    Health = "down"
+)
+
+// Vote is one checker's opinion of one endpoint.
+type Vote struct {
+	Meta
+	Checker  string        `json:"checker"`
+	Service  string        `json:"service"`
+	Endpoint string        `json:"endpoint"` // the endpoint's address
+	Health   Health        `json:"health"`
+	Latency  time.Duration `json:"latency_ns,omitempty"`
+	Load     *float64      `json:"load,omitempty"`
+	Error    string        `json:"error,omitempty"`
+	At       time.Time     `json:"at"`
+}
+
+func (v *Vote) ObjectKind() Kind { return KindVote }
+
+// ObjectName is unique per checker, service and endpoint.
+func (v *Vote) ObjectName() string { return v.Checker + "|" + v.Service + "|" + v.Endpoint }
+
+func (v *Vote) Validate() error {
+	if v.Checker == "" || v.Service == "" || v.Endpoint == "" {
+		return invalid(KindVote, v.ObjectName(), "", "checker, service and endpoint are required")
+	}
+	switch v.Health {
+	case HealthUp, HealthDown, HealthUnknown:
+	default:
+		return invalid(KindVote, v.ObjectName(), "health", "%q is not up, down or unknown", v.Health)
+	}
+	if v.Load != nil && (*v.Load < 0 || *v.Load > 1) {
+		return invalid(KindVote, v.ObjectName(), "load", "must be within 0-1")
+	}
+	return nil
+}
