@@ -1,0 +1,292 @@
+package dnsserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/miekg/dns"
+	"golang.org/x/sync/errgroup"
+)
+
+// Config are the server's process settings.
+type Config struct {
+	// Listen are host:port addresses; each is served on UDP and TCP. With
+	// port 0 both get the same free port.
+	Listen []string
+	// TCPIdleTimeout closes a TCP connection idle this long between
+	// queries (RFC 7766 section 6.2.3). Zero means 10s.
+	TCPIdleTimeout time.Duration
+	// ReadTimeout bounds the wait for the first query on a new TCP
+	// connection, and each write of a response to a TCP client. Zero
+	// means 2s.
+	ReadTimeout time.Duration
+	// Logger receives listener errors; nil discards them. Queries are
+	// never logged.
+	Logger *slog.Logger
+}
+
+// Defaults of Config.
+const (
+	DefaultTCPIdleTimeout = 10 * time.Second
+	DefaultReadTimeout    = 2 * time.Second
+)
+
+// udpReadSize is the receive buffer for one UDP query. Larger datagrams
+// are cut short and answered FORMERR.
+const udpReadSize = 4096
+
+// Server is the authoritative DNS server: one dns.Server per listener and
+// transport, all answering from the snapshot last given to Swap.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	snap  atomic.Pointer[Snapshot]
+	stats counters
+
+	mu       sync.Mutex // guards the fields below; never taken by a query
+	started  bool
+	servers  []*dns.Server
+	udpAddrs []net.Addr
+	tcpAddrs []net.Addr
+	serving  sync.WaitGroup
+
+	aborting atomic.Bool // Start is closing what it opened
+	errMu    sync.Mutex
+	err      error // the first error a listener stopped with
+}
+
+// New returns a server for cfg, not yet listening. Until Swap gives it a
+// snapshot it refuses every query.
+func New(cfg Config) *Server {
+	if cfg.TCPIdleTimeout <= 0 {
+		cfg.TCPIdleTimeout = DefaultTCPIdleTimeout
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{cfg: cfg, log: log}
+}
+
+// Swap makes snap the snapshot that answers every query from now on. Queries
+// being answered finish with the one they started with. A nil snap makes
+// every query REFUSED.
+func (s *Server) Swap(snap *Snapshot) { s.snap.Store(snap) }
+
+// Stats returns the counters.
+func (s *Server) Stats() Stats { return s.stats.load() }
+
+// Start binds every listener on UDP and TCP and returns once all of them
+// serve, or with the first error, having closed what it opened. ctx bounds
+// the start only; Shutdown stops the server.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return errors.New("dnsserver: already started")
+	}
+	if len(s.cfg.Listen) == 0 {
+		return errors.New("dnsserver: no listen address")
+	}
+
+	var pcs []net.PacketConn
+	var lns []net.Listener
+	closeAll := func() {
+		for _, pc := range pcs {
+			_ = pc.Close()
+		}
+		for _, ln := range lns {
+			_ = ln.Close()
+		}
+	}
+	for _, addr := range s.cfg.Listen {
+		pc, ln, err := listenPair(ctx, addr)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("dnsserver: listen on %s: %w", addr, err)
+		}
+		pcs, lns = append(pcs, pc), append(lns, ln)
+	}
+
+	n := 2 * len(pcs)
+	started := make(chan struct{}, n)
+	stopped := make(chan error, n)
+	var servers []*dns.Server
+	for i := range pcs {
+		u, t := s.dnsServer(false), s.dnsServer(true)
+		u.PacketConn, t.Listener = pcs[i], writeTimeoutListener{Listener: lns[i], timeout: s.cfg.ReadTimeout}
+		for _, srv := range []*dns.Server{u, t} {
+			srv.NotifyStartedFunc = func() { started <- struct{}{} }
+			servers = append(servers, srv)
+			s.serving.Add(1)
+			go s.serve(srv, stopped)
+		}
+	}
+	for ready := 0; ready < n; {
+		var err error
+		select {
+		case <-started:
+			ready++
+			continue
+		case err = <-stopped:
+			err = fmt.Errorf("dnsserver: listener stopped while starting: %w", err)
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		s.aborting.Store(true)
+		closeAll()
+		s.serving.Wait()
+		s.aborting.Store(false)
+		return err
+	}
+	s.started = true
+	s.servers = servers
+	for i := range pcs {
+		s.udpAddrs = append(s.udpAddrs, pcs[i].LocalAddr())
+		s.tcpAddrs = append(s.tcpAddrs, lns[i].Addr())
+	}
+	return nil
+}
+
+// serve runs one dns.Server until it stops.
+func (s *Server) serve(srv *dns.Server, stopped chan<- error) {
+	defer s.serving.Done()
+	err := srv.ActivateAndServe()
+	if err != nil && !s.aborting.Load() {
+		s.log.Error("dns listener stopped", "addr", listenerAddr(srv), "err", err)
+		s.errMu.Lock()
+		if s.err == nil {
+			s.err = err
+		}
+		s.errMu.Unlock()
+	}
+	stopped <- err
+}
+
+func listenerAddr(srv *dns.Server) string {
+	if srv.PacketConn != nil {
+		return "udp/" + srv.PacketConn.LocalAddr().String()
+	}
+	return "tcp/" + srv.Listener.Addr().String()
+}
+
+func (s *Server) dnsServer(tcp bool) *dns.Server {
+	idle := s.cfg.TCPIdleTimeout
+	srv := &dns.Server{
+		Net:            "udp",
+		Handler:        handler{s: s, tcp: tcp},
+		UDPSize:        udpReadSize,
+		ReadTimeout:    s.cfg.ReadTimeout,
+		WriteTimeout:   s.cfg.ReadTimeout,
+		IdleTimeout:    func() time.Duration { return idle },
+		MsgAcceptFunc:  s.stats.accept,
+		MsgInvalidFunc: s.stats.invalid,
+		DecorateWriter: func(w dns.Writer) dns.Writer { return scrubWriter{w} },
+	}
+	if tcp {
+		srv.Net = "tcp"
+	}
+	return srv
+}
+
+// listenPair binds addr on UDP and TCP. With port 0 it finds a port free
+// on both, so that one address serves both transports.
+func listenPair(ctx context.Context, addr string) (net.PacketConn, net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	var lc net.ListenConfig
+	if p, err := strconv.Atoi(port); err != nil || p != 0 {
+		pc, err := lc.ListenPacket(ctx, "udp", addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		ln, err := lc.Listen(ctx, "tcp", addr)
+		if err != nil {
+			_ = pc.Close()
+			return nil, nil, err
+		}
+		return pc, ln, nil
+	}
+	for attempt := 0; ; attempt++ {
+		pc, err := lc.ListenPacket(ctx, "udp", addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		p := pc.LocalAddr().(*net.UDPAddr).Port
+		ln, err := lc.Listen(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(p)))
+		if err == nil {
+			return pc, ln, nil
+		}
+		_ = pc.Close()
+		if !errors.Is(err, syscall.EADDRINUSE) || attempt == 20 {
+			return nil, nil, err
+		}
+	}
+}
+
+// UDPAddrs returns the bound UDP addresses, in Listen order.
+func (s *Server) UDPAddrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]net.Addr(nil), s.udpAddrs...)
+}
+
+// TCPAddrs returns the bound TCP addresses, in Listen order.
+func (s *Server) TCPAddrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]net.Addr(nil), s.tcpAddrs...)
+}
+
+// Shutdown stops the server gracefully: listeners stop accepting, queries
+// being answered are answered, idle TCP connections are closed. When ctx
+// ends first it returns ctx's error and the rest is abandoned. Shutdown of
+// a server that is not running does nothing.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	servers := s.servers
+	s.servers = nil
+	s.mu.Unlock()
+	if len(servers) == 0 {
+		return nil
+	}
+	var g errgroup.Group
+	for _, srv := range servers {
+		g.Go(func() error { return srv.ShutdownContext(ctx) })
+	}
+	err := g.Wait()
+	done := make(chan struct{})
+	go func() {
+		s.serving.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return err
+}
+
+// Wait blocks until every listener has stopped and returns the first error
+// one stopped with: nil after Shutdown, the cause when a listener failed on
+// its own (the server then answers on the other listeners only).
+func (s *Server) Wait() error {
+	s.serving.Wait()
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return s.err
+}
