@@ -1,0 +1,38 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// ReadinessFunc reports why the process is not ready to serve, or nil when
+// it is.
+type ReadinessFunc func() error
+
+// HealthHandler serves /healthz and /readyz.
+//
+// /healthz answers 200 while the process runs: a liveness probe.
+// /readyz answers 200 with {"status":"ready"} when ready reports nil, else
+// 503 with {"status":"not ready","reason":...}: a readiness probe for load
+// balancers and orchestrators.
+func HealthHandler(ready ReadinessFunc) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := ready(); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

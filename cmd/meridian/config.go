@@ -1,0 +1,145 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/meridian-gslb/meridian/store/yamlfile"
+)
+
+// Config is the process configuration of `meridian serve`: where to listen
+// and where state lives. Everything dynamic (zones, services, ...) lives in
+// the store instead. The YAML keys are a contract with operators and
+// external checks; keep them.
+type Config struct {
+	DNS struct {
+		// Listen lists host:port addresses, each served on UDP and TCP.
+		Listen []string `yaml:"listen"`
+	} `yaml:"dns"`
+	HTTP struct {
+		// Listen is the host:port of the HTTP server (health endpoints;
+		// the API and the dashboard later).
+		Listen string `yaml:"listen"`
+	} `yaml:"http"`
+	// DataDir is the directory of the bbolt file.
+	DataDir string `yaml:"data_dir"`
+	GeoIP   struct {
+		City string `yaml:"city"`
+	} `yaml:"geoip"`
+	// State is an optional desired-state file reconciled into the store
+	// at start.
+	State string `yaml:"state"`
+	Log   struct {
+		Level  string `yaml:"level"`  // debug, info (default), warn, error
+		Format string `yaml:"format"` // text (default) or json
+	} `yaml:"log"`
+
+	doc *yamlfile.Doc // where the values came from, for error lines
+}
+
+// DefaultConfig is what `meridian serve` uses without a config file:
+// unprivileged loopback ports and ./data, safe on a developer's machine.
+func DefaultConfig() *Config {
+	c := &Config{DataDir: "data"}
+	c.DNS.Listen = []string{"127.0.0.1:1053"}
+	c.HTTP.Listen = "127.0.0.1:8053"
+	c.Log.Level = "info"
+	c.Log.Format = "text"
+	return c
+}
+
+// LoadConfig reads the YAML file at path over the defaults. Relative paths
+// in it (data_dir, state, geoip.city) are taken relative to the file's
+// directory, so a config works from any working directory.
+func LoadConfig(path string) (*Config, error) {
+	c := DefaultConfig()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	doc, err := yamlfile.Decode(path, data, c)
+	if err != nil {
+		return nil, err
+	}
+	c.doc = doc
+	dir := filepath.Dir(path)
+	for _, p := range []*string{&c.DataDir, &c.State, &c.GeoIP.City} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	return c, nil
+}
+
+// Validate checks every value and names the key (and the line, when the
+// value came from a file) of the first bad one.
+func (c *Config) Validate() error {
+	if len(c.DNS.Listen) == 0 {
+		return c.errorf("dns.listen", "at least one address is needed")
+	}
+	seen := map[string]bool{}
+	for i, a := range c.DNS.Listen {
+		key := fmt.Sprintf("dns.listen[%d]", i)
+		if err := checkHostPort(a); err != nil {
+			return c.errorf(key, "%q: %v", a, err)
+		}
+		if seen[a] {
+			return c.errorf(key, "%q is listed twice", a)
+		}
+		seen[a] = true
+	}
+	if err := checkHostPort(c.HTTP.Listen); err != nil {
+		return c.errorf("http.listen", "%q: %v", c.HTTP.Listen, err)
+	}
+	if c.DataDir == "" {
+		return c.errorf("data_dir", "must not be empty")
+	}
+	if c.State != "" {
+		if _, err := os.Stat(c.State); err != nil {
+			return c.errorf("state", "%v", err)
+		}
+	}
+	if c.GeoIP.City != "" {
+		if _, err := os.Stat(c.GeoIP.City); err != nil {
+			return c.errorf("geoip.city", "%v", err)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return c.errorf("log.level", "%q is not debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return c.errorf("log.format", "%q is not text or json", c.Log.Format)
+	}
+	return nil
+}
+
+func (c *Config) errorf(key, format string, args ...any) error {
+	if c.doc == nil {
+		return fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...))
+	}
+	return c.doc.Errorf(key, format, args...)
+}
+
+func checkHostPort(a string) error {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return fmt.Errorf("not host:port")
+	}
+	if host != "" && net.ParseIP(host) == nil {
+		if _, err := net.LookupHost(host); err != nil {
+			return fmt.Errorf("host %q is neither an IP address nor a resolvable name", host)
+		}
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not a number within 0-65535", port)
+	}
+	return nil
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "meridian.yaml")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadConfig(t *testing.T) {
+	p := writeConfig(t, `
+dns:
+  listen: ["127.0.0.1:1053", "[::1]:1053"]
+http:
+  listen: 127.0.0.1:8053
+data_dir: data
+state: state.yaml
+`)
+	if err := os.WriteFile(filepath.Join(filepath.Dir(p), "state.yaml"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.DNS.Listen) != 2 || c.DNS.Listen[1] != "[::1]:1053" || c.HTTP.Listen != "127.0.0.1:8053" {
+		t.Errorf("listen = %v, %q", c.DNS.Listen, c.HTTP.Listen)
+	}
+	if want := filepath.Join(filepath.Dir(p), "data"); c.DataDir != want {
+		t.Errorf("data_dir = %q, want %q (relative to the config file)", c.DataDir, want)
+	}
+	if c.Log.Level != "info" || c.Log.Format != "text" {
+		t.Errorf("defaults lost: %+v", c.Log)
+	}
+}
+
+func TestConfigErrorsNameKeyAndLine(t *testing.T) {
+	tests := []struct{ name, doc, want string }{
+		{"unknown key", "dns:\n  listen: [127.0.0.1:53]\n  lisen: x\n", `meridian.yaml:3: unknown key "lisen"`},
+		{"bad listen", "dns:\n  listen:\n    - 127.0.0.1:53\n    - 127.0.0.1\n", `meridian.yaml:4: dns.listen[1]: "127.0.0.1": not host:port`},
+		{"bad port", "dns:\n  listen: [\"127.0.0.1:99999\"]\n", `meridian.yaml:2: dns.listen[0]: "127.0.0.1:99999": port "99999" is not a number`},
+		{"duplicate listen", "dns:\n  listen: [\"127.0.0.1:53\", \"127.0.0.1:53\"]\n", `meridian.yaml:2: dns.listen[1]: "127.0.0.1:53" is listed twice`},
+		{"empty listen", "dns:\n  listen: []\n", `meridian.yaml:2: dns.listen: at least one address is needed`},
+		{"bad http listen", "http:\n  listen: nowhere\n", `meridian.yaml:2: http.listen: "nowhere": not host:port`},
+		{"listen not a list", "dns:\n  listen: {a: b}\n", `meridian.yaml:2: `},
+		{"missing state file", "state: nope.yaml\n", `meridian.yaml:1: state: stat `},
+		{"missing geoip", "geoip:\n  city: none.mmdb\n", `meridian.yaml:2: geoip.city: stat `},
+		{"bad log level", "log:\n  level: loud\n", `meridian.yaml:2: log.level: "loud" is not debug`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := writeConfig(t, tt.doc)
+			c, err := LoadConfig(p)
+			if err == nil {
+				err = c.Validate()
+			}
+			if err == nil {
+				t.Fatalf("config accepted, want error %q", tt.want)
+			}
+			got := strings.TrimPrefix(err.Error(), filepath.Dir(p)+string(os.PathSeparator))
+			if !strings.HasPrefix(got, tt.want) {
+				t.Errorf("error = %q\nwant prefix %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/meridian-gslb/meridian/api"
+	"github.com/meridian-gslb/meridian/dnsserver"
+	"github.com/meridian-gslb/meridian/store"
+	"github.com/meridian-gslb/meridian/store/model"
+	"github.com/meridian-gslb/meridian/store/statefile"
+)
+
+// shutdownTimeout bounds how long in-flight work may take after SIGTERM.
+const shutdownTimeout = 10 * time.Second
+
+// serve runs Meridian until ctx ends: store, state file, DNS, HTTP, and the
+// loop that turns store changes into DNS snapshots. It shuts down in the
+// reverse order of start-up.
+func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	dbPath := filepath.Join(cfg.DataDir, "meridian.db")
+	st, err := store.OpenBolt(dbPath, store.BoltOptions{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	log.Info("store opened", "path", dbPath)
+
+	if cfg.State != "" {
+		if err := applyStateFile(ctx, st, cfg.State, log); err != nil {
+			return err
+		}
+	}
+
+	// Watch before the first load, so that no change slips between them.
+	changes := st.Watch(ctx)
+	snap, err := buildSnapshot(ctx, st)
+	if err != nil {
+		return fmt.Errorf("building the first DNS snapshot: %w", err)
+	}
+	dns := dnsserver.New(dnsserver.Config{Listen: cfg.DNS.Listen, Logger: log})
+	dns.Swap(snap)
+	if err := dns.Start(ctx); err != nil {
+		return fmt.Errorf("dns: %w", err)
+	}
+	var ready atomic.Bool
+	httpLn, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		_ = dns.Shutdown(context.Background())
+		return fmt.Errorf("http: %w", err)
+	}
+	httpSrv := &http.Server{
+		Handler: api.HealthHandler(func() error {
+			if !ready.Load() {
+				return errors.New("starting")
+			}
+			return nil
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := httpSrv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	f := &follower{st: st, dns: dns, log: log, built: snap.Revision()}
+	g.Go(func() error {
+		f.run(gctx, changes)
+		return nil
+	})
+
+	ready.Store(true)
+	log.Info("ready",
+		"zones", snap.Zones(),
+		"dns_udp", addrStrings(dns.UDPAddrs()),
+		"dns_tcp", addrStrings(dns.TCPAddrs()),
+		"http", httpLn.Addr().String(),
+		"revision", snap.Revision(),
+		"version", version)
+
+	<-gctx.Done()
+	log.Info("shutting down")
+	ready.Store(false)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	herr := httpSrv.Shutdown(sctx)
+	derr := dns.Shutdown(sctx)
+	gerr := g.Wait()
+	if err := errors.Join(gerr, herr, derr); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// applyStateFile reconciles the desired-state file into the store: one
+// transaction, or nothing when the file has an error.
+func applyStateFile(ctx context.Context, st store.Store, path string, log *slog.Logger) error {
+	desired, err := statefile.Load(path, dnsserver.ParseZoneFile)
+	if err != nil {
+		return err
+	}
+	diff, rev, err := store.Reconcile(ctx, st, model.SourceStateFile, desired, store.ReconcileOptions{Actor: "state file " + path})
+	if err != nil {
+		return fmt.Errorf("state file %s: %w", path, err)
+	}
+	log.Info("state file reconciled", "file", path, "changes", diff.Summary(),
+		"kept_from_other_sources", len(diff.Kept), "revision", rev)
+	return nil
+}
+
+func buildSnapshot(ctx context.Context, st store.Store) (*dnsserver.Snapshot, error) {
+	state, rev, err := store.LoadState(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	return dnsserver.Build(state, rev)
+}
+
+// follower rebuilds the DNS snapshot after every store change and swaps it
+// in. A build that fails keeps the last good snapshot, is logged and
+// counted.
+type follower struct {
+	st       store.Store
+	dns      *dnsserver.Server
+	log      *slog.Logger
+	built    int64 // revision of the snapshot being served
+	failures atomic.Int64
+}
+
+func (f *follower) run(ctx context.Context, changes <-chan int64) {
+	for rev := range changes {
+		if rev <= f.built {
+			continue
+		}
+		start := time.Now()
+		snap, err := buildSnapshot(ctx, f.st)
+		if err != nil {
+			if ctx.Err() == nil {
+				f.failures.Add(1)
+				f.log.Error("snapshot build failed; still serving the last good one", "revision", rev, "serving_revision", f.built, "err", err)
+			}
+			continue
+		}
+		f.dns.Swap(snap)
+		f.built = snap.Revision()
+		f.log.Info("snapshot rebuilt", "revision", f.built, "zones", len(snap.Zones()), "took", time.Since(start).Round(time.Microsecond))
+	}
+}
+
+func addrStrings(addrs []net.Addr) []string {
+	out := make([]string, len(addrs))
+	for i, a := range addrs {
+		out[i] = a.String()
+	}
+	return out
+}
