@@ -35,12 +35,8 @@ func ValidName(name string) bool {
 		if label == "*" && i == 0 {
 			continue
 		}
-		for _, c := range []byte(label) {
-			switch {
-			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
-			default:
-				return false
-			}
+		if !allLabelBytes(label) {
+			return false
 		}
 	}
 	return true

@@ -6,10 +6,14 @@ import (
 	"strconv"
 )
 
+// validIdent reports whether s can name a region, data center, checker or
+// token: the characters of a DNS label, 1 to 63 of them.
 func validIdent(s string) bool {
-	if s == "" || len(s) > 63 {
-		return false
-	}
+	return s != "" && len(s) <= 63 && allLabelBytes(s)
+}
+
+// allLabelBytes reports whether s holds only letters, digits, '-' and '_'.
+func allLabelBytes(s string) bool {
 	for _, c := range []byte(s) {
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
