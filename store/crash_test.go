@@ -53,7 +53,7 @@ func bigState(variant, zones, records, dcs int) *model.State {
 		st.Zones = append(st.Zones, zone)
 	}
 	for r := range 10 {
-		st.Regions = append(st.Regions, model.Region{Name: fmt.Sprintf("reg%02d", r), Countries: []string{[]string{"DE", "FR"}[variant]}})
+		st.Regions = append(st.Regions, model.Region{Name: fmt.Sprintf("reg%02d", r), Countries: []string{fmt.Sprintf("%c%c", 'A'+variant, 'A'+r)}}) // one region per country
 	}
 	own := dcs / 10 // data centers and services only this variant has
 	for d := range dcs + own {

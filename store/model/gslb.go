@@ -58,25 +58,10 @@ type Datacenter struct {
 	Name     string   `json:"name" yaml:"name"`
 	Region   string   `json:"region,omitempty" yaml:"region,omitempty"`
 	Location Location `json:"location" yaml:"location"`
-	Override Override `json:"override,omitempty" yaml:"override,omitempty"`
-}
-
-// Override is an operator's decision that sits above health verdicts.
-type Override string
-
-const (
-	OverrideNone      Override = ""
-	OverrideDrain     Override = "drain"      // take out of answers, gracefully
-	OverrideForceDown Override = "force_down" // treat as down whatever the checks say
-	OverrideForceUp   Override = "force_up"   // treat as up whatever the checks say
-)
-
-func (o Override) valid() bool {
-	switch o {
-	case OverrideNone, OverrideDrain, OverrideForceDown, OverrideForceUp:
-		return true
-	}
-	return false
+	// Drain takes the data center out of answers (an operator's planned
+	// maintenance); ForceDown treats it as down whatever checks say.
+	Drain     bool `json:"drain,omitempty" yaml:"drain,omitempty"`
+	ForceDown bool `json:"force_down,omitempty" yaml:"force_down,omitempty"`
 }
 
 func (d *Datacenter) ObjectKind() Kind   { return KindDatacenter }
@@ -91,9 +76,6 @@ func (d *Datacenter) Validate() error {
 	}
 	if !d.Location.valid() {
 		return invalid(KindDatacenter, d.Name, "location", "lat must be within ±90 and lon within ±180")
-	}
-	if !d.Override.valid() {
-		return invalid(KindDatacenter, d.Name, "override", "%q is not drain, force_down or force_up", d.Override)
 	}
 	return nil
 }
@@ -113,40 +95,59 @@ type Service struct {
 }
 
 // Policy is a chain of steps that narrow or order a service's candidate
-// endpoints, or the name of a preset that expands to one.
+// endpoints, or the name of a preset that expands to one. In state files
+// and JSON it is written as the preset's name ("geo") or as the list of
+// steps ([healthy, {region: {europe: [fra, lon]}}, nearest, {first: 2}]);
+// see policy.go.
 type Policy struct {
-	Preset string       `json:"preset,omitempty" yaml:"preset,omitempty"`
-	Steps  []PolicyStep `json:"steps,omitempty" yaml:"steps,omitempty"`
+	Preset string
+	Steps  []PolicyStep
 }
 
 // PolicyStep is one step of a policy chain. Region and First carry the
 // arguments of the steps that take them.
 type PolicyStep struct {
-	Step   string              `json:"step" yaml:"step"`
-	Region map[string][]string `json:"region,omitempty" yaml:"region,omitempty"`
-	First  int                 `json:"first,omitempty" yaml:"first,omitempty"`
+	Step   string
+	Region map[string][]string // region step: client region → preferred data centers
+	First  int                 // first step: how many endpoints to keep
 }
 
-// Presets and steps known to the policy engine.
-var (
-	PolicyPresets = []string{"geo", "failover", "weighted", "roundrobin", "sticky", "leastload", "all"}
-	PolicySteps   = []string{"healthy", "region", "nearest", "priority", "weighted", "sticky", "leastload", "roundrobin", "first"}
+// Fallback says what a service answers when no candidate is healthy:
+// "all" (fail open, the default), "none", or the Backup addresses. In
+// state files and JSON it is written "all", "none" or {backup: [...]}.
+type Fallback struct {
+	Mode   string // all, none or backup; "" means all
+	Backup []string
+}
+
+// Fallback modes.
+const (
+	FallbackAll    = "all"
+	FallbackNone   = "none"
+	FallbackBackup = "backup"
 )
 
-// Fallback says what a service answers when no candidate is healthy.
-type Fallback struct {
-	Mode   string   `json:"mode,omitempty" yaml:"mode,omitempty"` // all (default), none, backup
-	Backup []string `json:"backup,omitempty" yaml:"backup,omitempty"`
+// DefaultServiceTTL is the TTL of a service's answers when it sets none:
+// short, so that resolvers follow a failover quickly.
+const DefaultServiceTTL = 30
+
+// EffectiveTTL is the service's TTL, or DefaultServiceTTL.
+func (s *Service) EffectiveTTL() uint32 {
+	if s.TTL == 0 {
+		return DefaultServiceTTL
+	}
+	return s.TTL
 }
 
 // Endpoint is one address a service can answer with.
 type Endpoint struct {
-	Datacenter  string   `json:"datacenter" yaml:"datacenter"`
-	Address     string   `json:"address" yaml:"address"`
-	Weight      int      `json:"weight,omitempty" yaml:"weight,omitempty"`
-	Priority    int      `json:"priority,omitempty" yaml:"priority,omitempty"`
-	CheckTarget string   `json:"check_target,omitempty" yaml:"check_target,omitempty"`
-	Override    Override `json:"override,omitempty" yaml:"override,omitempty"`
+	Datacenter  string `json:"datacenter" yaml:"datacenter"`
+	Address     string `json:"address" yaml:"address"`
+	Weight      int    `json:"weight,omitempty" yaml:"weight,omitempty"`
+	Priority    int    `json:"priority,omitempty" yaml:"priority,omitempty"`
+	CheckTarget string `json:"check_target,omitempty" yaml:"check_target,omitempty"`
+	Drain       bool   `json:"drain,omitempty" yaml:"drain,omitempty"`
+	ForceDown   bool   `json:"force_down,omitempty" yaml:"force_down,omitempty"`
 }
 
 // Check describes how endpoints of a service are probed.
@@ -176,25 +177,25 @@ func (s *Service) Validate() error {
 	default:
 		return invalid(KindService, s.Name, "type", "%q is not A, AAAA or CNAME", s.Type)
 	}
-	if s.Policy.Preset != "" && len(s.Policy.Steps) > 0 {
-		return invalid(KindService, s.Name, "policy", "give a preset or steps, not both")
-	}
-	if s.Policy.Preset != "" && !slices.Contains(PolicyPresets, s.Policy.Preset) {
-		return invalid(KindService, s.Name, "policy", "unknown preset %q (want one of %s)", s.Policy.Preset, strings.Join(PolicyPresets, ", "))
-	}
-	for _, st := range s.Policy.Steps {
-		if !slices.Contains(PolicySteps, st.Step) {
-			return invalid(KindService, s.Name, "policy", "unknown step %q (want one of %s)", st.Step, strings.Join(PolicySteps, ", "))
-		}
+	if err := s.Policy.validate(); err != "" {
+		return invalid(KindService, s.Name, "policy", "%s", err)
 	}
 	if s.MaxAnswers < 0 {
 		return invalid(KindService, s.Name, "max_answers", "must not be negative")
 	}
 	switch s.Fallback.Mode {
-	case "", "all", "none":
-	case "backup":
+	case "", FallbackAll, FallbackNone:
+		if len(s.Fallback.Backup) > 0 {
+			return invalid(KindService, s.Name, "fallback", "backup addresses are only used with the backup mode")
+		}
+	case FallbackBackup:
 		if len(s.Fallback.Backup) == 0 {
 			return invalid(KindService, s.Name, "fallback", "backup needs at least one address")
+		}
+		for _, a := range s.Fallback.Backup {
+			if err := s.validAddress(a); err != "" {
+				return invalid(KindService, s.Name, "fallback", "backup %s", err)
+			}
 		}
 	default:
 		return invalid(KindService, s.Name, "fallback", "%q is not all, none or backup", s.Fallback.Mode)
@@ -216,9 +217,6 @@ func (s *Service) Validate() error {
 			if _, err := netip.ParseAddrPort(e.CheckTarget); err != nil && !validHostPort(e.CheckTarget) {
 				return invalid(KindService, s.Name, "endpoints", "entry %d: check_target %q is not host:port", i, e.CheckTarget)
 			}
-		}
-		if !e.Override.valid() {
-			return invalid(KindService, s.Name, "endpoints", "entry %d: override %q is not drain, force_down or force_up", i, e.Override)
 		}
 	}
 	if s.Check != nil {

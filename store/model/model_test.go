@@ -133,7 +133,18 @@ func TestStateValidate(t *testing.T) {
 		{"bad country", func(s *State) { s.Regions[0].Countries = []string{"gb"} }, "ISO 3166"},
 		{"network with host bits", func(s *State) { s.Regions[0].Networks = []string{"10.0.0.1/8"} }, "host bits"},
 		{"bad location", func(s *State) { s.Datacenters[0].Location.Lat = 91 }, "lat must be within"},
-		{"bad override", func(s *State) { s.Datacenters[0].Override = "off" }, "is not drain"},
+		{"country in two regions", func(s *State) {
+			s.Regions = append(s.Regions, Region{Name: "uk", Countries: []string{"GB"}})
+		}, `GB is already in region "europe"`},
+		{"network in two regions", func(s *State) {
+			s.Regions = append(s.Regions, Region{Name: "lab", Networks: []string{"10.0.0.0/8"}})
+		}, `10.0.0.0/8 is already in region "europe"`},
+		{"region step with unknown dc", func(s *State) {
+			s.Services[0].Policy = Policy{Steps: []PolicyStep{{Step: StepRegion, Region: map[string][]string{"europe": {"lon"}}}}}
+		}, `unknown data center "lon"`},
+		{"backup of the wrong family", func(s *State) {
+			s.Services[0].Fallback = Fallback{Mode: FallbackBackup, Backup: []string{"2001:db8::1"}}
+		}, "backup address"},
 		{"bad service type", func(s *State) { s.Services[0].Type = "MX" }, "is not A, AAAA or CNAME"},
 		{"AAAA address for A", func(s *State) { s.Services[0].Endpoints[0].Address = "2001:db8::1" }, "not an IPv4 address"},
 		{"unknown preset", func(s *State) { s.Services[0].Policy.Preset = "closest" }, "unknown preset"},

@@ -37,6 +37,7 @@ func (s *State) Validate() error {
 		}
 	}
 	regions := map[string]bool{}
+	countries, networks := map[string]string{}, map[string]string{}
 	for i := range s.Regions {
 		r := &s.Regions[i]
 		if err := r.Validate(); err != nil {
@@ -46,6 +47,20 @@ func (s *State) Validate() error {
 			return invalid(KindRegion, r.Name, "", "defined twice")
 		}
 		regions[r.Name] = true
+		// A client must belong to one region: a country or a network
+		// listed by two regions would make the answer depend on order.
+		for _, c := range r.Countries {
+			if other, dup := countries[c]; dup {
+				return invalid(KindRegion, r.Name, "countries", "%s is already in region %q", c, other)
+			}
+			countries[c] = r.Name
+		}
+		for _, n := range r.Networks {
+			if other, dup := networks[n]; dup {
+				return invalid(KindRegion, r.Name, "networks", "%s is already in region %q", n, other)
+			}
+			networks[n] = r.Name
+		}
 	}
 	dcs := map[string]bool{}
 	for i := range s.Datacenters {
@@ -86,9 +101,14 @@ func (s *State) Validate() error {
 			}
 		}
 		for _, st := range svc.Policy.Steps {
-			for region := range st.Region {
+			for region, prefer := range st.Region {
 				if !regions[region] {
 					return invalid(KindService, svc.Name, "policy", "unknown region %q", region)
+				}
+				for _, dc := range prefer {
+					if !dcs[dc] {
+						return invalid(KindService, svc.Name, "policy", "region %q: unknown data center %q", region, dc)
+					}
 				}
 			}
 		}

@@ -1,7 +1,7 @@
 // Package statefile reads a desired-state file: the YAML that lists what
-// should exist (zones with their zone files now; regions, data centers and
-// services as later issues add them) and turns it into a model.State that
-// store.Reconcile applies in one transaction.
+// should exist (zones with their zone files, regions, data centers and
+// services) and turns it into a model.State that store.Reconcile applies
+// in one transaction.
 //
 // Zone files are parsed by a ZoneParser the caller supplies (dnsserver's),
 // so that DNS wire-format knowledge stays out of store.
@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/meridian-gslb/meridian/store/model"
 	"github.com/meridian-gslb/meridian/store/yamlfile"
@@ -27,7 +28,45 @@ type ZoneParser func(r io.Reader, origin, filename string, defaultTTL uint32) ([
 // file is the on-disk layout. Its YAML keys are a contract with operators
 // and external checks.
 type file struct {
-	Zones []zone `yaml:"zones"`
+	Zones       []zone       `yaml:"zones"`
+	Regions     []region     `yaml:"regions"`
+	Datacenters []datacenter `yaml:"datacenters"`
+	Services    []service    `yaml:"services"`
+}
+
+type region struct {
+	Name       string   `yaml:"name"`
+	Countries  []string `yaml:"countries"`
+	Continents []string `yaml:"continents"`
+	Networks   []string `yaml:"networks"`
+}
+
+type datacenter struct {
+	Name      string         `yaml:"name"`
+	Region    string         `yaml:"region"`
+	Location  model.Location `yaml:"location"`
+	Drain     bool           `yaml:"drain"`
+	ForceDown bool           `yaml:"force_down"`
+}
+
+type service struct {
+	Name       string     `yaml:"name"`
+	Type       string     `yaml:"type"`
+	TTL        uint32     `yaml:"ttl"`
+	Policy     any        `yaml:"policy"` // a preset name or a list of steps
+	MaxAnswers int        `yaml:"max_answers"`
+	Fallback   any        `yaml:"fallback"` // all, none or {backup: [...]}
+	Endpoints  []endpoint `yaml:"endpoints"`
+}
+
+type endpoint struct {
+	Datacenter  string `yaml:"datacenter"`
+	Address     string `yaml:"address"`
+	Weight      *int   `yaml:"weight"` // absent means 1; 0 means never chosen by weight
+	Priority    int    `yaml:"priority"`
+	CheckTarget string `yaml:"check_target"`
+	Drain       bool   `yaml:"drain"`
+	ForceDown   bool   `yaml:"force_down"`
 }
 
 type zone struct {
@@ -66,6 +105,27 @@ func Parse(path string, data []byte, parseZone ZoneParser) (*model.State, error)
 			return nil, err
 		}
 		st.Zones = append(st.Zones, *mz)
+	}
+	for i, r := range f.Regions {
+		mr := model.Region{Name: r.Name, Countries: r.Countries, Continents: r.Continents, Networks: r.Networks}
+		if err := mr.Validate(); err != nil {
+			return nil, doc.Errorf(fmt.Sprintf("regions[%d]", i), "%v", err)
+		}
+		st.Regions = append(st.Regions, mr)
+	}
+	for i, d := range f.Datacenters {
+		md := model.Datacenter{Name: d.Name, Region: d.Region, Location: d.Location, Drain: d.Drain, ForceDown: d.ForceDown}
+		if err := md.Validate(); err != nil {
+			return nil, doc.Errorf(fmt.Sprintf("datacenters[%d]", i), "%v", err)
+		}
+		st.Datacenters = append(st.Datacenters, md)
+	}
+	for i, svc := range f.Services {
+		ms, err := svc.model(doc, fmt.Sprintf("services[%d]", i))
+		if err != nil {
+			return nil, err
+		}
+		st.Services = append(st.Services, *ms)
 	}
 	if err := st.Validate(); err != nil {
 		return nil, doc.Errorf(keyOf(st, err), "%v", err)
@@ -112,6 +172,46 @@ func (z zone) model(doc *yamlfile.Doc, key, dir string, parseZone ZoneParser) (*
 	return mz, nil
 }
 
+func (s service) model(doc *yamlfile.Doc, key string) (*model.Service, error) {
+	if !model.ValidName(s.Name) {
+		return nil, doc.Errorf(key+".name", "%q is not a valid domain name", s.Name)
+	}
+	policy, err := model.PolicyFromValue(s.Policy)
+	if err != nil {
+		return nil, doc.Errorf(key+".policy", "%v", err)
+	}
+	fallback, err := model.FallbackFromValue(s.Fallback)
+	if err != nil {
+		return nil, doc.Errorf(key+".fallback", "%v", err)
+	}
+	ms := &model.Service{
+		Name:       model.CanonicalName(s.Name),
+		Type:       strings.ToUpper(s.Type),
+		TTL:        s.TTL,
+		Policy:     policy,
+		MaxAnswers: s.MaxAnswers,
+		Fallback:   fallback,
+	}
+	for _, e := range s.Endpoints {
+		weight := 1
+		if e.Weight != nil {
+			weight = *e.Weight
+		}
+		addr := e.Address
+		if ms.Type == "CNAME" {
+			addr = model.CanonicalName(addr)
+		}
+		ms.Endpoints = append(ms.Endpoints, model.Endpoint{
+			Datacenter: e.Datacenter, Address: addr, Weight: weight, Priority: e.Priority,
+			CheckTarget: e.CheckTarget, Drain: e.Drain, ForceDown: e.ForceDown,
+		})
+	}
+	if err := ms.Validate(); err != nil {
+		return nil, doc.Errorf(key, "%v", err)
+	}
+	return ms, nil
+}
+
 // keyOf finds the state file key of the object a cross-object validation
 // error is about, so that it can be given a line.
 func keyOf(st *model.State, err error) string {
@@ -119,9 +219,33 @@ func keyOf(st *model.State, err error) string {
 		return ""
 	}
 	msg := err.Error()
-	for i, z := range st.Zones {
-		if bytes.Contains([]byte(msg), []byte(fmt.Sprintf("zone %q", z.Name))) {
-			return fmt.Sprintf("zones[%d]", i)
+	find := func(list string, kind model.Kind, names []string) string {
+		for i, name := range names {
+			if strings.Contains(msg, fmt.Sprintf("%s %q", kind, name)) {
+				return fmt.Sprintf("%s[%d]", list, i)
+			}
+		}
+		return ""
+	}
+	var zones, regions, dcs, services []string
+	for _, z := range st.Zones {
+		zones = append(zones, z.Name)
+	}
+	for _, r := range st.Regions {
+		regions = append(regions, r.Name)
+	}
+	for _, d := range st.Datacenters {
+		dcs = append(dcs, d.Name)
+	}
+	for _, s := range st.Services {
+		services = append(services, s.Name)
+	}
+	for _, k := range []string{
+		find("services", model.KindService, services), find("datacenters", model.KindDatacenter, dcs),
+		find("regions", model.KindRegion, regions), find("zones", model.KindZone, zones),
+	} {
+		if k != "" {
+			return k
 		}
 	}
 	return ""

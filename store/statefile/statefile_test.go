@@ -98,3 +98,110 @@ func TestLoadErrorsNameFileAndLine(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadServices(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "z.zone", "www A 192.0.2.1\n")
+	p := write(t, dir, "state.yaml", `
+zones:
+  - name: gslb.example.test
+    file: z.zone
+    nameservers: [{name: ns.example.net}]
+regions:
+  - {name: europe, continents: [EU]}
+  - {name: americas, continents: [NA, SA], countries: [US], networks: [198.51.100.0/24]}
+datacenters:
+  - {name: fra, region: europe, location: {lat: 50.11, lon: 8.68}}
+  - {name: iad, region: americas, location: {lat: 38.95, lon: -77.45}, drain: true}
+services:
+  - name: App.gslb.example.test
+    type: a
+    ttl: 20
+    policy: [healthy, {region: {europe: [fra, iad]}}, nearest, {first: 2}]
+    max_answers: 2
+    fallback: {backup: [192.0.2.99]}
+    endpoints:
+      - {datacenter: fra, address: 192.0.2.10, weight: 3, priority: 1}
+      - {datacenter: iad, address: 192.0.2.20, weight: 0, force_down: true, check_target: "10.0.0.20:8080"}
+      - {datacenter: iad, address: 192.0.2.21}
+  - name: alias.gslb.example.test
+    type: CNAME
+    policy: failover
+    fallback: none
+    endpoints:
+      - {datacenter: fra, address: www.gslb.example.test}
+`)
+	st, err := Load(p, lineParser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Regions) != 2 || len(st.Datacenters) != 2 || len(st.Services) != 2 {
+		t.Fatalf("loaded %d regions, %d data centers, %d services", len(st.Regions), len(st.Datacenters), len(st.Services))
+	}
+	if !st.Datacenters[1].Drain || st.Datacenters[0].Location.Lat != 50.11 {
+		t.Errorf("data centers = %+v", st.Datacenters)
+	}
+	app := st.Services[0]
+	if app.Name != "app.gslb.example.test." || app.Type != "A" || app.TTL != 20 || app.MaxAnswers != 2 {
+		t.Errorf("service = %+v", app)
+	}
+	if got := app.Policy.String(); got != `["healthy",{"region":{"europe":["fra","iad"]}},"nearest",{"first":2}]` {
+		t.Errorf("policy = %s", got)
+	}
+	if app.Fallback.Mode != model.FallbackBackup || app.Fallback.Backup[0] != "192.0.2.99" {
+		t.Errorf("fallback = %+v", app.Fallback)
+	}
+	e := app.Endpoints
+	if e[0].Weight != 3 || e[0].Priority != 1 || e[1].Weight != 0 || !e[1].ForceDown || e[1].CheckTarget != "10.0.0.20:8080" || e[2].Weight != 1 {
+		t.Errorf("endpoints = %+v (weight defaults to 1, an explicit 0 stays)", e)
+	}
+	alias := st.Services[1]
+	if alias.Policy.Preset != "failover" || alias.Fallback.Mode != model.FallbackNone || alias.Endpoints[0].Address != "www.gslb.example.test." {
+		t.Errorf("alias = %+v", alias)
+	}
+}
+
+func TestServiceErrorsNameLine(t *testing.T) {
+	dir := t.TempDir()
+	head := "zones:\n  - name: a.test\n    nameservers: [{name: ns.example.net}]\n" +
+		"regions:\n  - {name: eu, continents: [EU]}\n" +
+		"datacenters:\n  - {name: fra, region: eu, location: {lat: 50, lon: 8}}\n"
+	tests := []struct{ name, doc, want string }{
+		{"unknown policy preset", "services:\n  - name: x.a.test\n    type: A\n    policy: closest\n    endpoints: [{datacenter: fra, address: 192.0.2.1}]\n",
+			`state.yaml:9: services[0]: model: invalid: service "x.a.test.": policy: unknown preset "closest"`},
+		{"bad step", "services:\n  - name: x.a.test\n    type: A\n    policy: [healthy, {first: zero}]\n    endpoints: [{datacenter: fra, address: 192.0.2.1}]\n",
+			`state.yaml:11: services[0].policy: step 2: first: want a whole number`},
+		{"bad fallback", "services:\n  - name: x.a.test\n    type: A\n    fallback: backup\n    endpoints: [{datacenter: fra, address: 192.0.2.1}]\n",
+			`state.yaml:11: services[0].fallback: backup needs addresses`},
+		{"unknown data center", "services:\n  - name: x.a.test\n    type: A\n    endpoints: [{datacenter: lon, address: 192.0.2.1}]\n",
+			`state.yaml:9: services[0]: model: invalid: service "x.a.test.": endpoints: unknown data center "lon"`},
+		{"outside zones", "services:\n  - name: x.b.test\n    type: A\n    endpoints: [{datacenter: fra, address: 192.0.2.1}]\n",
+			`state.yaml:9: services[0]: model: invalid: service "x.b.test.": name: not inside any served zone`},
+		{"unknown region", "  - {name: lon, region: uk, location: {lat: 51, lon: 0}}\n",
+			`state.yaml:8: datacenters[1]: model: invalid: datacenter "lon": region: unknown region "uk"`},
+		{"unknown endpoint key", "services:\n  - name: x.a.test\n    type: A\n    endpoints: [{datacenter: fra, adress: 192.0.2.1}]\n",
+			`state.yaml:11: unknown key "adress"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := head + tt.doc
+			p := write(t, dir, "state.yaml", doc)
+			_, err := Load(p, lineParser)
+			if err == nil {
+				t.Fatalf("accepted:\n%s", doc)
+			}
+			got := strings.TrimPrefix(err.Error(), dir+string(os.PathSeparator))
+			if !strings.Contains(got, tt.want) {
+				t.Errorf("error = %q\nwant it to contain %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRegionErrorLine(t *testing.T) {
+	p := write(t, t.TempDir(), "state.yaml", "regions:\n  - {name: eu, continents: [EU]}\n  - {name: x, continents: [EUR]}\n")
+	_, err := Load(p, lineParser)
+	if err == nil || !strings.Contains(err.Error(), `state.yaml:3: regions[1]: model: invalid: region "x": continents: "EUR" is not one of`) {
+		t.Errorf("error = %v", err)
+	}
+}

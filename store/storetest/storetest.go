@@ -212,7 +212,7 @@ func testIfRevision(t *testing.T, s store.Store) {
 	if err := try(func(tx store.Tx) error { return store.Put(tx, dc, created+7) }); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("Put with a wrong revision: %v, want ErrConflict", err)
 	}
-	dc.Override = model.OverrideDrain
+	dc.Drain = true
 	if err := try(func(tx store.Tx) error { return store.Put(tx, dc, created) }); err != nil {
 		t.Fatalf("Put with the right revision: %v", err)
 	}
