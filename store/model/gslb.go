@@ -165,8 +165,15 @@ type Check struct {
 	Quorum       string   `json:"quorum,omitempty" yaml:"quorum,omitempty"` // majority (default), any, all, or a number
 }
 
-func (s *Service) ObjectKind() Kind   { return KindService }
-func (s *Service) ObjectName() string { return s.Name }
+func (s *Service) ObjectKind() Kind { return KindService }
+
+// ObjectName is the service's name and type, "app.example.com./AAAA": like
+// a DNS RRset, a service is identified by both, so that one name can have
+// an A and an AAAA service with policies of their own.
+func (s *Service) ObjectName() string { return ServiceKey(s.Name, s.Type) }
+
+// ServiceKey is the stored name of the service of that name and type.
+func ServiceKey(name, typ string) string { return CanonicalName(name) + "/" + typ }
 
 func (s *Service) Validate() error {
 	if !ValidName(s.Name) || s.Name != CanonicalName(s.Name) {

@@ -128,6 +128,15 @@ func TestStateValidate(t *testing.T) {
 		{"unknown region", func(s *State) { s.Datacenters[0].Region = "asia" }, `unknown region "asia"`},
 		{"unknown data center", func(s *State) { s.Services[0].Endpoints[0].Datacenter = "lon" }, `unknown data center "lon"`},
 		{"service outside zones", func(s *State) { s.Services[0].Name = "app.b.test." }, "not inside any served zone"},
+		{"A and AAAA services share a name", func(s *State) {
+			s.Services = append(s.Services, Service{Name: "app.a.test.", Type: "AAAA",
+				Endpoints: []Endpoint{{Datacenter: "fra", Address: "2001:db8::10"}}})
+		}, ""},
+		{"two A services", func(s *State) { s.Services = append(s.Services, s.Services[0]) }, "A service defined twice"},
+		{"CNAME service beside another", func(s *State) {
+			s.Services = append(s.Services, Service{Name: "app.a.test.", Type: "CNAME",
+				Endpoints: []Endpoint{{Datacenter: "fra", Address: "www.a.test."}}})
+		}, "cannot share its name"},
 		{"service shadows a record", func(s *State) { s.Services[0].Name = "www.a.test." }, "a static A record of the same name exists"},
 		{"bad continent", func(s *State) { s.Regions[0].Continents = []string{"EUR"} }, "is not one of"},
 		{"bad country", func(s *State) { s.Regions[0].Countries = []string{"gb"} }, "ISO 3166"},

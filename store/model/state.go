@@ -76,16 +76,19 @@ func (s *State) Validate() error {
 		}
 		dcs[d.Name] = true
 	}
-	services := map[string]bool{}
+	services := map[string]string{} // name → type
 	for i := range s.Services {
 		svc := &s.Services[i]
 		if err := svc.Validate(); err != nil {
 			return err
 		}
-		if services[svc.Name] {
-			return invalid(KindService, svc.Name, "", "defined twice")
+		if other, dup := services[svc.Name]; dup && (other == svc.Type || other == "CNAME" || svc.Type == "CNAME") {
+			if other == svc.Type {
+				return invalid(KindService, svc.Name, "", "%s service defined twice", svc.Type)
+			}
+			return invalid(KindService, svc.Name, "type", "a CNAME service cannot share its name with another service")
 		}
-		services[svc.Name] = true
+		services[svc.Name] = svc.Type
 		z := s.zoneOf(svc.Name)
 		if z == nil {
 			return invalid(KindService, svc.Name, "name", "not inside any served zone")

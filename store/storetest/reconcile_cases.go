@@ -62,7 +62,7 @@ func testReconcileCreate(t *testing.T, s store.Store) {
 	d, rev := reconcile(t, s, srcFile, desired, store.ReconcileOptions{})
 	want := []string{
 		"create zone/example.org.", "create region/eu", "create region/us",
-		"create datacenter/fra", "create datacenter/iad", "create service/app.example.org.",
+		"create datacenter/fra", "create datacenter/iad", "create service/app.example.org./A",
 	}
 	if got := changes(d); !slices.Equal(got, want) {
 		t.Fatalf("changes %q, want %q", got, want)
@@ -125,7 +125,7 @@ func testReconcileUpdateDelete(t *testing.T, s store.Store) {
 	d, rev := reconcile(t, s, srcFile, changedState(), store.ReconcileOptions{Actor: "alice"})
 	want := []string{
 		"delete datacenter/iad",
-		"create region/ap", "update datacenter/fra", "update service/app.example.org.",
+		"create region/ap", "update datacenter/fra", "update service/app.example.org./A",
 	}
 	if got := changes(d); !slices.Equal(got, want) || rev != 2 {
 		t.Fatalf("changes %q at revision %d, want %q at 2", got, rev, want)
@@ -152,7 +152,7 @@ func testReconcileDeleteOrder(t *testing.T, s store.Store) {
 	reconcile(t, s, srcFile, baseState(), store.ReconcileOptions{})
 	d, _ := reconcile(t, s, srcFile, &model.State{}, store.ReconcileOptions{})
 	want := []string{
-		"delete service/app.example.org.", "delete datacenter/fra", "delete datacenter/iad",
+		"delete service/app.example.org./A", "delete datacenter/fra", "delete datacenter/iad",
 		"delete region/eu", "delete region/us", "delete zone/example.org.",
 	}
 	if got := changes(d); !slices.Equal(got, want) {
@@ -197,7 +197,7 @@ func testReconcileAdopt(t *testing.T, s store.Store) {
 	d, _ := reconcile(t, s, srcFile, baseState(), store.ReconcileOptions{})
 	want := []string{
 		"create zone/example.org.", "adopt region/eu", "create region/us",
-		"adopt datacenter/fra", "create datacenter/iad", "create service/app.example.org.",
+		"adopt datacenter/fra", "create datacenter/iad", "create service/app.example.org./A",
 	}
 	if got := changes(d); !slices.Equal(got, want) || len(d.Kept) != 0 {
 		t.Fatalf("changes %q kept %q, want %q and nothing kept", got, d.Kept, want)
@@ -288,7 +288,7 @@ func testReconcileReferences(t *testing.T, s store.Store) {
 	}
 	// Once the API's objects are gone, the same change goes through.
 	update(t, s, func(tx store.Tx) error {
-		if err := tx.Delete(model.KindService, svc.Name); err != nil {
+		if err := tx.Delete(model.KindService, svc.ObjectName()); err != nil {
 			return err
 		}
 		return tx.Delete(model.KindDatacenter, "sin")
