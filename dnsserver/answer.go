@@ -1,6 +1,7 @@
 package dnsserver
 
 import (
+	"net/netip"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -14,53 +15,96 @@ const (
 )
 
 // answer is the handler's core, without sockets: the complete response to
-// req, received over TCP when tcp is set, truncated to what the transport
-// and the client allow. A nil snapshot refuses every query. It only reads
-// the snapshot; the response's slices are its own.
-func (s *Snapshot) answer(req *dns.Msg, tcp bool) *dns.Msg {
+// req from the resolver at src, received over TCP when tcp is set,
+// truncated to what the transport and the client allow. A nil snapshot
+// refuses every query. It only reads the snapshot (a roundrobin step's
+// counter aside); the response's slices are its own.
+func (s *Snapshot) answer(req *dns.Msg, tcp bool, src netip.Addr) *dns.Msg {
+	return s.respond(req, tcp, src, nil)
+}
+
+// respond is answer, recording what it does into tr when tr is not nil
+// (Explain).
+func (s *Snapshot) respond(req *dns.Msg, tcp bool, src netip.Addr, tr *trace) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetReply(req)
 	m.Compress = true
+	var q query
+	q.src, q.tr = src.Unmap(), tr
 
 	opt, nopt := requestOPT(req)
 	if len(req.Question) != 1 || nopt > 1 {
 		// RFC 6891 section 6.1.1: more than one OPT is a format error.
 		m.Rcode = dns.RcodeFormatError
+		tr.note(kindFormErr, "not exactly one question, or more than one OPT")
+		tr.finish(s, &q, m)
 		return m
 	}
 	var ropt *dns.OPT
+	var edns *ednsReply
 	if opt != nil {
-		ropt = &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+		edns = new(ednsReply)
+		ropt = &edns.opt
+		ropt.Hdr = dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}
 		ropt.SetUDPSize(ednsUDPSize)
 		ropt.SetDo(opt.Do())
 		if opt.Version() != 0 {
 			// RFC 6891 section 6.1.3: BADVERS, with an OPT of our version.
 			m.Rcode = dns.RcodeBadVers
 			m.Extra = append(m.Extra, ropt)
+			tr.note(kindFormErr, "EDNS version not 0: BADVERS")
+			tr.finish(s, &q, m)
+			return m
+		}
+		if !q.parseECS(opt) {
+			// RFC 7871 section 7.1.1 (malformed ECS) and 6 (address bits
+			// beyond the source prefix): FORMERR, without ECS.
+			m.Rcode = dns.RcodeFormatError
+			m.Extra = append(m.Extra, ropt)
+			tr.note(kindFormErr, "malformed EDNS Client Subnet option")
+			tr.finish(s, &q, m)
 			return m
 		}
 	}
 
-	q := req.Question[0]
+	qn := req.Question[0]
 	switch {
 	case req.Opcode != dns.OpcodeQuery:
 		m.Rcode = dns.RcodeNotImplemented
-	case q.Qclass != dns.ClassINET || s == nil:
+		tr.note(kindNotImp, "opcode not QUERY")
+	case qn.Qclass != dns.ClassINET || s == nil:
 		// Only class IN is served; CH (version.bind and friends) is
 		// refused. A server without a snapshot refuses everything.
 		m.Rcode = dns.RcodeRefused
-	case q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR:
+		tr.note(kindRefused, "class not IN, or no snapshot")
+	case qn.Qtype == dns.TypeAXFR || qn.Qtype == dns.TypeIXFR:
 		m.Rcode = dns.RcodeRefused // zone transfers are not offered
+		tr.note(kindRefused, "zone transfers are not offered")
 	default:
-		name := strings.ToLower(q.Name) // allocates only for upper case
-		if z := s.zoneFor(name, q.Qtype); z != nil {
-			s.resolve(m, z, name, q.Qtype)
+		name := strings.ToLower(qn.Name) // allocates only for upper case
+		if z := s.zoneFor(name, qn.Qtype); z != nil {
+			tr.zone(z.apex)
+			s.resolve(m, z, name, qn.Qtype, &q)
 		} else {
 			m.Rcode = dns.RcodeRefused
+			tr.note(kindRefused, "not in a served zone")
 		}
 	}
 
+	if len(m.Answer) == 0 {
+		q.scope = 0 // negative answers and referrals do not depend on the client
+	}
 	if ropt != nil {
+		if q.ecs != nil {
+			// RFC 7871 section 7.2.1: echo family, source prefix and
+			// address, with the scope the answer depended on.
+			q.ecsEcho(&edns.ecs)
+			edns.options[0] = &edns.ecs
+			ropt.Option = edns.options[:1:1]
+		}
+		if m.Extra == nil {
+			m.Extra = edns.extra[:0:1]
+		}
 		m.Extra = append(m.Extra, ropt)
 	}
 	if tcp {
@@ -68,7 +112,18 @@ func (s *Snapshot) answer(req *dns.Msg, tcp bool) *dns.Msg {
 	} else {
 		truncate(m, udpSize(opt))
 	}
+	tr.finish(s, &q, m)
 	return m
+}
+
+// ednsReply is the EDNS part of a response in one allocation: the OPT,
+// its ECS option, and room for the additional section when the answer
+// has no other additional data.
+type ednsReply struct {
+	opt     dns.OPT
+	ecs     dns.EDNS0_SUBNET
+	options [1]dns.EDNS0
+	extra   [1]dns.RR
 }
 
 // requestOPT returns the request's OPT record and how many it has.

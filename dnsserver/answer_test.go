@@ -164,7 +164,7 @@ func TestAnswer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, tcp := range []bool{false, true} {
 				req := question(t, tc.q)
-				r := snap.answer(req, tcp)
+				r := snap.answer(req, tcp, testSrc)
 				checkResponse(t, r, tc.want)
 				if r.Id != req.Id || r.Question[0] != req.Question[0] {
 					t.Errorf("question %v id %d, want %v id %d", r.Question[0], r.Id, req.Question[0], req.Id)
@@ -180,7 +180,7 @@ func TestAnswerHeader(t *testing.T) {
 	req := question(t, "WWW.Example.TEST. A")
 	req.RecursionDesired = true
 	req.CheckingDisabled = true
-	r := snap.answer(req, false)
+	r := snap.answer(req, false, testSrc)
 	if r.Question[0].Name != "WWW.Example.TEST." {
 		t.Errorf("question name %q: the query's letter case must be kept", r.Question[0].Name)
 	}
@@ -192,7 +192,7 @@ func TestAnswerHeader(t *testing.T) {
 // TestAnswerNoSnapshot checks that a server without a snapshot refuses.
 func TestAnswerNoSnapshot(t *testing.T) {
 	var snap *Snapshot
-	r := snap.answer(question(t, "www.example.test. A"), false)
+	r := snap.answer(question(t, "www.example.test. A"), false, testSrc)
 	checkResponse(t, r, expect{rcode: "REFUSED"})
 }
 
@@ -202,15 +202,15 @@ func TestAnswerMalformed(t *testing.T) {
 	snap := exampleSnapshot(t)
 	none := new(dns.Msg)
 	none.Id = 7
-	checkResponse(t, snap.answer(none, false), expect{rcode: "FORMERR"})
+	checkResponse(t, snap.answer(none, false, testSrc), expect{rcode: "FORMERR"})
 
 	two := question(t, "www.example.test. A")
 	two.Question = append(two.Question, two.Question[0])
-	checkResponse(t, snap.answer(two, false), expect{rcode: "FORMERR"})
+	checkResponse(t, snap.answer(two, false, testSrc), expect{rcode: "FORMERR"})
 
 	notify := question(t, "example.test. SOA")
 	notify.Opcode = dns.OpcodeNotify
-	checkResponse(t, snap.answer(notify, false), expect{rcode: "NOTIMP"})
+	checkResponse(t, snap.answer(notify, false, testSrc), expect{rcode: "NOTIMP"})
 }
 
 // TestAnswerConcurrent answers and packs from one snapshot on many
@@ -229,7 +229,7 @@ func TestAnswerConcurrent(t *testing.T) {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			for i := range 200 {
-				r := snap.answer(reqs[(g+i)%len(reqs)], i%3 == 0)
+				r := snap.answer(reqs[(g+i)%len(reqs)], i%3 == 0, testSrc)
 				if _, err := r.Pack(); err != nil {
 					t.Error(err)
 					return

@@ -2,6 +2,7 @@ package dnsserver
 
 import (
 	"fmt"
+	"net/netip"
 	"testing"
 
 	"github.com/meridian-gslb/meridian/store/model"
@@ -32,7 +33,7 @@ func BenchmarkAnswer(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				snap.answer(req, false)
+				snap.answer(req, false, testSrc)
 			}
 		})
 	}
@@ -69,7 +70,76 @@ func BenchmarkBuild(b *testing.B) {
 	st := &model.State{Zones: []model.Zone{z}}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Build(st, 1); err != nil {
+		if _, err := Build(st, 1, BuildOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAnswerService measures the handler core for service answers:
+// the policy chain, the (cached) geo lookup, ECS in and out.
+func BenchmarkAnswerService(b *testing.B) {
+	db := openDB(b, testDB)
+	multi := model.Service{Name: "multi.gslb.example.test.", Type: "A"}
+	for i := range 8 {
+		multi.Endpoints = append(multi.Endpoints, model.Endpoint{Datacenter: testDCs[i%4].Name,
+			Address: fmt.Sprintf("198.51.100.%d", i+1), ForceDown: i%3 == 1})
+	}
+	st := presetState(b)
+	st.Services = append(st.Services, multi)
+	snap := buildState(b, st, db)
+	for _, bc := range []struct {
+		name string
+		q    string
+		ecs  string
+	}{
+		{"geo ECS", "geo.gslb.example.test. A", "2.2.3.0/24"},
+		{"geo ECS IPv6", "geo.gslb.example.test. A", "2001:218::/48"},
+		{"geo no ECS", "geo.gslb.example.test. A", ""},
+		{"multivalue health-filtered", "multi.gslb.example.test. A", ""},
+		{"failover", "failover.gslb.example.test. A", ""},
+		{"weighted", "weighted.gslb.example.test. A", ""},
+		{"sticky ECS", "sticky.gslb.example.test. A", "2.2.3.0/24"},
+		{"roundrobin", "roundrobin.gslb.example.test. A", ""},
+		{"CNAME service followed", "cdn.gslb.example.test. A", "2.2.3.0/24"},
+		{"static with ECS", "edge1.gslb.example.test. A", "2.2.3.0/24"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := ecsQuery(b, bc.q, bc.ecs)
+			src := netip.MustParseAddr("81.2.69.142")
+			b.ReportAllocs()
+			for b.Loop() {
+				snap.answer(req, false, src)
+			}
+		})
+	}
+}
+
+// BenchmarkServePacketGeo is BenchmarkServePacket for a geo service with
+// ECS: unpack, answer, pack.
+func BenchmarkServePacketGeo(b *testing.B) {
+	snap := buildState(b, geoState(b), openDB(b, testDB))
+	raw := packed(b, ecsQuery(b, "geo.gslb.example.test. A", "2.2.3.0/24"))
+	b.ReportAllocs()
+	for b.Loop() {
+		_, resp := servePacket(snap, raw, false)
+		if _, err := resp.Pack(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBuildServices measures building a snapshot with 10,000 geo
+// services of four endpoints each in one zone.
+func BenchmarkBuildServices(b *testing.B) {
+	st := gslbState(b)
+	for i := range 10000 {
+		st.Services = append(st.Services, model.Service{Name: fmt.Sprintf("svc%d.gslb.example.test.", i), Type: "A",
+			Policy: preset("geo"), Endpoints: fourDCs("A")})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Build(st, 1, BuildOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}

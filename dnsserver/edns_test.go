@@ -43,7 +43,7 @@ func TestEDNS(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := snap.answer(tc.req, false)
+			r := snap.answer(tc.req, false, testSrc)
 			// Through the wire and back, as a client sees it: the
 			// extended rcode lives in the OPT.
 			wire, err := r.Pack()

@@ -13,6 +13,9 @@ var (
 	ErrZoneFile = errors.New("dnsserver: bad zone file")
 	// ErrInvalidRecord is wrapped by Build errors about a record of a zone.
 	ErrInvalidRecord = errors.New("dnsserver: invalid record")
+	// ErrInvalidGSLB is wrapped by Build errors about a service, a region
+	// or a data center.
+	ErrInvalidGSLB = errors.New("dnsserver: invalid service, region or data center")
 )
 
 // ZoneFileError is an error in a zone file, located by file and line.

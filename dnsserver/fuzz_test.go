@@ -2,9 +2,13 @@ package dnsserver
 
 import (
 	"encoding/binary"
+	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/meridian-gslb/meridian/store/model"
 )
 
 // servePacket does with one packet what dns.Server does with it, with our
@@ -38,7 +42,7 @@ func servePacket(snap *Snapshot, raw []byte, tcp bool) (req, resp *dns.Msg) {
 		return req, nil
 	case dns.MsgAccept:
 		if err := req.Unpack(raw); err == nil {
-			return req, snap.answer(req, tcp)
+			return req, snap.answer(req, tcp, testSrc)
 		}
 	}
 	opcode := req.Opcode
@@ -80,48 +84,73 @@ func FuzzPacket(f *testing.F) {
 	}
 	f.Add([]byte{})
 
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		for _, tcp := range []bool{false, true} {
-			req, resp := servePacket(snap, raw, tcp)
-			if resp == nil {
-				continue
-			}
-			limit := dns.MaxMsgSize
-			if !tcp {
-				limit = dns.MinMsgSize
-				if opt, n := requestOPT(req); n == 1 {
-					limit = udpSize(opt)
-				}
-			}
-			var q []dns.Question
-			if len(req.Question) == 1 && resp != req {
-				q = append(q, req.Question[0])
-			}
+	f.Fuzz(func(t *testing.T, raw []byte) { checkPacket(t, snap, raw) })
+}
 
-			wire, err := resp.Pack()
-			if err != nil {
-				t.Fatalf("tcp=%v: the response does not pack: %v\n%v", tcp, err, resp)
-			}
-			if len(wire) > limit {
-				t.Fatalf("tcp=%v: response of %d octets, limit %d", tcp, len(wire), limit)
-			}
-			scrubHeader(wire) // as the server's writer does
-			got := new(dns.Msg)
-			if err := got.Unpack(wire); err != nil {
-				t.Fatalf("tcp=%v: the response does not unpack: %v", tcp, err)
-			}
-			if got.Id != binary.BigEndian.Uint16(raw) || !got.Response {
-				t.Fatalf("tcp=%v: response id %d QR %v to query id %d", tcp, got.Id, got.Response, binary.BigEndian.Uint16(raw))
-			}
-			if got.RecursionAvailable || got.AuthenticatedData {
-				t.Fatalf("tcp=%v: RA or AD set", tcp)
-			}
-			if got.Truncated && (got.Rcode == dns.RcodeFormatError || got.Rcode == dns.RcodeNotImplemented) {
-				t.Fatalf("tcp=%v: TC on %s", tcp, dns.RcodeToString[got.Rcode])
-			}
-			if q != nil && (len(got.Question) != 1 || got.Question[0] != q[0]) {
-				t.Fatalf("tcp=%v: question %v, want %v", tcp, got.Question, q)
+// checkPacket serves raw over both transports and checks the response, if
+// any: it packs, fits the transport, carries the query's ID and question
+// with QR set, and never RA, AD, or TC on FORMERR and NOTIMP.
+func checkPacket(t *testing.T, snap *Snapshot, raw []byte) {
+	for _, tcp := range []bool{false, true} {
+		req, resp := servePacket(snap, raw, tcp)
+		if resp == nil {
+			continue
+		}
+		limit := dns.MaxMsgSize
+		if !tcp {
+			limit = dns.MinMsgSize
+			if opt, n := requestOPT(req); n == 1 {
+				limit = udpSize(opt)
 			}
 		}
-	})
+		var q []dns.Question
+		if len(req.Question) == 1 && resp != req {
+			q = append(q, req.Question[0])
+		}
+
+		wire, err := resp.Pack()
+		if err != nil {
+			t.Fatalf("tcp=%v: the response does not pack: %v\n%v", tcp, err, resp)
+		}
+		if len(wire) > limit {
+			t.Fatalf("tcp=%v: response of %d octets, limit %d", tcp, len(wire), limit)
+		}
+		scrubHeader(wire) // as the server's writer does
+		got := new(dns.Msg)
+		if err := got.Unpack(wire); err != nil {
+			t.Fatalf("tcp=%v: the response does not unpack: %v", tcp, err)
+		}
+		if got.Id != binary.BigEndian.Uint16(raw) || !got.Response {
+			t.Fatalf("tcp=%v: response id %d QR %v to query id %d", tcp, got.Id, got.Response, binary.BigEndian.Uint16(raw))
+		}
+		if got.RecursionAvailable || got.AuthenticatedData {
+			t.Fatalf("tcp=%v: RA or AD set", tcp)
+		}
+		if got.Truncated && (got.Rcode == dns.RcodeFormatError || got.Rcode == dns.RcodeNotImplemented) {
+			t.Fatalf("tcp=%v: TC on %s", tcp, dns.RcodeToString[got.Rcode])
+		}
+		if q != nil && (len(got.Question) != 1 || got.Question[0] != q[0]) {
+			t.Fatalf("tcp=%v: question %v, want %v", tcp, got.Question, q)
+		}
+	}
+}
+
+// FuzzPacketGSLB is FuzzPacket for GSLB services with the City test
+// database: every preset, a CNAME service, ECS options well-formed and
+// not.
+func FuzzPacketGSLB(f *testing.F) {
+	snap := buildState(f, presetState(f), openDB(f, testDB))
+	for _, name := range append(slices.Clone(model.PolicyPresets), "cdn", "edge1", "nothere") {
+		for _, ecs := range []string{"", "2.2.3.0/24", "2001:218::/48", "10.0.0.0/8", "0.0.0.0/0", "81.2.69.142/32"} {
+			for _, typ := range []string{"A", "AAAA", "ANY", "TXT"} {
+				f.Add(packed(f, ecsQuery(f, name+".gslb.example.test. "+typ, ecs)))
+			}
+		}
+	}
+	f.Add(packed(f, withECSOption(question(f, "geo.gslb.example.test. A"), ecsOption(netip.MustParsePrefix("2.2.3.0/24")),
+		ecsOption(netip.MustParsePrefix("2.2.3.0/24")))))
+	for _, raw := range [][]byte{{0, 1, 33, 0, 2, 2, 3, 0, 0}, {0, 7, 24, 0, 2, 2, 3}, {0, 1, 22, 0, 2, 2, 3}, {0, 2, 200, 0}, {0, 0, 0, 0}} {
+		f.Add(packed(f, withOPT(question(f, "geo.gslb.example.test. A"), 1232, false, 0, &dns.EDNS0_LOCAL{Code: dns.EDNS0SUBNET, Data: raw})))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) { checkPacket(t, snap, raw) })
 }

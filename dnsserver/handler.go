@@ -1,6 +1,8 @@
 package dnsserver
 
 import (
+	"net"
+	"net/netip"
 	"sync/atomic"
 
 	"github.com/miekg/dns"
@@ -139,6 +141,17 @@ func (c *counters) invalid(m []byte, _ error) {
 	}
 }
 
+// remoteAddr is the resolver's address, IPv4-mapped addresses unmapped.
+func remoteAddr(w dns.ResponseWriter) netip.Addr {
+	switch a := w.RemoteAddr().(type) {
+	case *net.UDPAddr:
+		return a.AddrPort().Addr().Unmap()
+	case *net.TCPAddr:
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
 // handler serves one transport of a Server.
 type handler struct {
 	s   *Server
@@ -148,7 +161,7 @@ type handler struct {
 // ServeDNS answers one parsed query: one atomic load of the snapshot, no
 // locks, no logging.
 func (h handler) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
-	m := h.s.snap.Load().answer(req, h.tcp)
+	m := h.s.snap.Load().answer(req, h.tcp, remoteAddr(w))
 	h.s.stats.response(m, h.tcp)
 	_ = w.WriteMsg(m) // the client is gone; nothing to do
 }

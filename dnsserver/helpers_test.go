@@ -2,6 +2,7 @@ package dnsserver
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -10,6 +11,10 @@ import (
 
 	"github.com/meridian-gslb/meridian/store/model"
 )
+
+// testSrc is the resolver address of handler-core tests: a documentation
+// address, which GeoIP databases do not know.
+var testSrc = netip.MustParseAddr("192.0.2.200")
 
 // exampleZone is the zone most handler cases run against. Its comments say
 // what each name is for.
@@ -102,7 +107,7 @@ func snapshotOf(t testing.TB, originText ...string) *Snapshot {
 	for i := 0; i < len(originText); i += 2 {
 		st.Zones = append(st.Zones, zoneOf(t, originText[i], originText[i+1]))
 	}
-	snap, err := Build(st, 1)
+	snap, err := Build(st, 1, BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,6 +73,12 @@ func (b *zoneBuilder) index() error {
 		}
 	}
 
+	for _, name := range names {
+		if err := z.checkService(z.nodes[name]); err != nil {
+			return fmt.Errorf("%w: zone %s: %v", ErrInvalidGSLB, z.apex, err)
+		}
+	}
+
 	for _, n := range z.nodes {
 		if n.cut {
 			ns := n.set(dns.TypeNS)
@@ -92,6 +98,33 @@ func (b *zoneBuilder) index() error {
 	neg.Header().Ttl = min(soa.Hdr.Ttl, soa.Minttl)
 	z.negSOA = []dns.RR{neg}
 	return nil
+}
+
+// checkService checks the services of a name against the static data of
+// the zone: no static record of a service's type or a CNAME beside it, no
+// static record at all beside a CNAME service, and not at or below a
+// delegation point, where the data is not ours.
+func (z *zone) checkService(n *node) error {
+	for _, svc := range n.services {
+		for _, set := range n.sets {
+			if set.rrtype == svc.rrtype || set.rrtype == dns.TypeCNAME || svc.rrtype == dns.TypeCNAME {
+				return fmt.Errorf("service %s: a static %s record of the same name exists", svc.name, dns.Type(set.rrtype))
+			}
+		}
+	}
+	if len(n.services) == 0 {
+		return nil
+	}
+	for p := n.name; ; {
+		if c := z.nodes[p]; c != nil && c.cut {
+			return fmt.Errorf("service %s: at or below the delegation point %s", n.name, p)
+		}
+		if len(p) <= len(z.apex) {
+			return nil
+		}
+		i, _ := dns.NextLabel(p, 0)
+		p = p[i:]
+	}
 }
 
 // targets returns the canonical target names of NS, MX and SRV records,

@@ -55,9 +55,9 @@ func (z *zone) find(name string) (exact, encloser, cut *node) {
 
 // resolve fills m with the answer for qname (canonical) and qtype from z
 // and, following CNAMEs, from the other served zones: RFC 1034 section
-// 4.3.2 with wildcards per RFC 4592. The rcode is that of the last name of
-// a CNAME chain (RFC 6604).
-func (s *Snapshot) resolve(m *dns.Msg, z *zone, qname string, qtype uint16) {
+// 4.3.2 with wildcards per RFC 4592, and GSLB services answered by their
+// policy. The rcode is that of the last name of a CNAME chain (RFC 6604).
+func (s *Snapshot) resolve(m *dns.Msg, z *zone, qname string, qtype uint16, q *query) {
 	m.Authoritative = true
 	name := qname
 	var seen [maxCNAMEChain]string
@@ -69,6 +69,7 @@ func (s *Snapshot) resolve(m *dns.Msg, z *zone, qname string, qtype uint16) {
 			if chain == 0 {
 				m.Authoritative = false
 			}
+			q.kind(chain, kindDelegation)
 			m.Ns = append(m.Ns, cut.referral.ns...)
 			m.Extra = append(m.Extra, cut.referral.glue...)
 			return
@@ -78,35 +79,93 @@ func (s *Snapshot) resolve(m *dns.Msg, z *zone, qname string, qtype uint16) {
 			n, owner = encloser.wildcard, name
 		}
 		if n == nil {
+			q.kind(chain, kindNXDomain)
 			m.Rcode = dns.RcodeNameError
 			m.Ns = append(m.Ns, z.negSOA...)
 			return
 		}
-		if set := n.set(qtype); set != nil {
+		var target string // a CNAME target to follow
+		if svc := n.service(qtype); svc != nil {
+			q.kind(chain, kindService)
+			var ok bool
+			if target, ok = s.serviceAnswer(m, svc, owner, q); !ok {
+				m.Ns = append(m.Ns, z.negSOA...) // NODATA: fallback none
+				return
+			}
+			if target == "" || qtype == dns.TypeCNAME || qtype == dns.TypeANY {
+				return
+			}
+		} else if set := n.set(qtype); set != nil {
+			q.kind(chain, nodeKind(n, owner, set))
 			m.Answer = appendSet(m.Answer, set.rrs, owner)
 			m.Extra = append(m.Extra, set.extra...)
 			return
-		}
-		c := n.set(dns.TypeCNAME)
-		if c == nil {
+		} else if c := n.set(dns.TypeCNAME); c != nil {
+			q.kind(chain, kindCNAME)
+			m.Answer = appendSet(m.Answer, c.rrs, owner)
+			target = c.target
+		} else {
+			q.kind(chain, noDataKind(n))
 			m.Ns = append(m.Ns, z.negSOA...) // NODATA
 			return
 		}
-		m.Answer = appendSet(m.Answer, c.rrs, owner)
-		if chain+1 >= maxCNAMEChain || c.target == qname {
+		if chain+1 >= maxCNAMEChain || target == qname {
 			return
 		}
 		for _, prev := range seen[:chain] {
-			if prev == c.target {
+			if prev == target {
 				return // a loop: the resolver sees it in the answer
 			}
 		}
-		seen[chain] = c.target
-		if z = s.zoneFor(c.target, qtype); z == nil {
+		seen[chain] = target
+		if z = s.zoneFor(target, qtype); z == nil {
 			return // the target is not ours: the resolver follows it
 		}
-		name = c.target
+		name = target
 	}
+}
+
+// serviceAnswer appends svc's answer for the query to m: a record per
+// chosen endpoint, or the backup addresses, capped at max_answers; for a
+// CNAME service one CNAME, whose canonical target it returns for the
+// caller to follow. With an owner the records are renamed copies (a
+// service reached through a wildcard). It reports false when the answer
+// is NODATA (fallback none).
+func (s *Snapshot) serviceAnswer(m *dns.Msg, svc *service, owner string, q *query) (target string, ok bool) {
+	c, fb := s.decide(svc, q)
+	if fb == fallbackAll && len(c) == 0 {
+		return "", false // not reached: Build rejects services without endpoints
+	}
+	switch fb {
+	case fallbackNone:
+		return "", false
+	case fallbackBackup:
+		rrs := svc.backup
+		if svc.rrtype == dns.TypeCNAME {
+			m.Answer = appendSet(m.Answer, rrs[:1], owner)
+			return svc.backupTargets[0], true
+		}
+		if svc.maxAnswers > 0 && len(rrs) > svc.maxAnswers {
+			rrs = rrs[:svc.maxAnswers]
+		}
+		m.Answer = appendSet(m.Answer, rrs, owner)
+		return "", true
+	}
+	if svc.rrtype == dns.TypeCNAME {
+		c = c[:1]
+	}
+	if m.Answer == nil {
+		m.Answer = make([]dns.RR, 0, len(c))
+	}
+	for i := range c {
+		rr := c[i].ep.rr
+		if owner != "" {
+			rr = dns.Copy(rr)
+			rr.Header().Name = owner
+		}
+		m.Answer = append(m.Answer, rr)
+	}
+	return c[0].ep.target, true
 }
 
 // appendSet appends rrs to dst. With an owner, the records are wildcard

@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/meridian-gslb/meridian/geo"
 	"github.com/meridian-gslb/meridian/store/model"
 )
 
@@ -19,6 +20,17 @@ type Snapshot struct {
 	rev   int64
 	zones map[string]*zone // by canonical apex
 	names []string         // sorted apexes
+
+	// locator finds clients; nil without a GeoIP database.
+	locator Locator
+	// networks are every region's networks, for the longest-prefix match
+	// that comes before countries and continents; nil without any.
+	networks     *geo.Networks
+	regions      []*region // in name order
+	regionByName map[string]*region
+	byCountry    map[string]*region // the first region, in name order, listing the country
+	byContinent  map[string]*region // likewise for continents
+	dcs          map[string]*datacenter
 }
 
 // zone is one served zone, indexed by owner name.
@@ -41,6 +53,11 @@ type node struct {
 	referral referral
 	// wildcard is the node "*.<name>", if the zone has it.
 	wildcard *node
+	// services are the GSLB services of this name: an A and an AAAA
+	// service, either or both, or one CNAME service. They answer their
+	// own type (every type for a CNAME service) and ANY; sets answer the
+	// other types.
+	services []*service
 }
 
 // rrset is the records of one type at one node.
@@ -75,23 +92,58 @@ func (n *node) set(t uint16) *rrset {
 	return nil
 }
 
+// service returns the service that answers qtype at n, or nil: the CNAME
+// service for every type, else the service of that type; for ANY the A
+// service, else the AAAA one (RFC 8482: one RRset).
+func (n *node) service(qtype uint16) *service {
+	for _, svc := range n.services {
+		if svc.rrtype == dns.TypeCNAME || svc.rrtype == qtype || qtype == dns.TypeANY {
+			return svc
+		}
+	}
+	return nil
+}
+
 // Revision is the store revision the snapshot was built from.
 func (s *Snapshot) Revision() int64 { return s.rev }
 
 // Zones returns the apexes of the served zones, sorted.
 func (s *Snapshot) Zones() []string { return slices.Clone(s.names) }
 
-// Build makes a Snapshot of the zones of st, read at store revision rev.
-// Services, regions and data centers are not served yet.
+// BuildOptions are what Build needs besides the state.
+type BuildOptions struct {
+	// Locator locates clients for the geographic steps; nil means no
+	// GeoIP database (custom networks of regions still apply).
+	Locator Locator
+}
+
+// Build makes a Snapshot of st, read at store revision rev: the zones and
+// their records, and the GSLB services inside them with the regions and
+// data centers they use, compiled so that a query only reads.
 //
 // Every record is parsed and checked; the first bad one fails the build
 // with an error wrapping ErrInvalidRecord that names the zone, record name
-// and type. A failed build changes nothing: the caller keeps serving its
-// last snapshot.
-func Build(st *model.State, rev int64) (*Snapshot, error) {
-	s := &Snapshot{rev: rev, zones: make(map[string]*zone, len(st.Zones))}
+// and type. A service, region or data center that cannot be served fails
+// it with an error wrapping ErrInvalidGSLB. A failed build changes
+// nothing: the caller keeps serving its last snapshot.
+func Build(st *model.State, rev int64, opts BuildOptions) (*Snapshot, error) {
+	s := &Snapshot{rev: rev, zones: make(map[string]*zone, len(st.Zones)), locator: opts.Locator}
+	if err := s.buildGeo(st); err != nil {
+		return nil, err
+	}
+	apexes := make(map[string]bool, len(st.Zones))
 	for i := range st.Zones {
-		z, err := buildZone(&st.Zones[i])
+		if apex, ok := canonicalName(st.Zones[i].Name); ok {
+			apexes[apex] = true
+		}
+	}
+	services, err := s.buildServices(st, apexes)
+	if err != nil {
+		return nil, err
+	}
+	for i := range st.Zones {
+		apex, _ := canonicalName(st.Zones[i].Name)
+		z, err := buildZone(&st.Zones[i], services[apex])
 		if err != nil {
 			return nil, err
 		}
@@ -115,7 +167,7 @@ type zoneBuilder struct {
 	packBuf []byte
 }
 
-func buildZone(mz *model.Zone) (*zone, error) {
+func buildZone(mz *model.Zone, services []*service) (*zone, error) {
 	apex, ok := canonicalName(mz.Name)
 	if !ok || apex == "." {
 		return nil, fmt.Errorf("%w: zone %q: not a valid zone name", ErrInvalidRecord, mz.Name)
@@ -134,6 +186,19 @@ func buildZone(mz *model.Zone) (*zone, error) {
 	}
 	if err := b.synthesize(); err != nil {
 		return nil, err
+	}
+	for _, svc := range services {
+		n := b.node(svc.name)
+		for _, other := range n.services {
+			if other.rrtype == svc.rrtype {
+				return nil, fmt.Errorf("%w: service %s: %s service defined twice", ErrInvalidGSLB, svc.name, svc.typ)
+			}
+			if other.rrtype == dns.TypeCNAME || svc.rrtype == dns.TypeCNAME {
+				return nil, fmt.Errorf("%w: service %s: a CNAME service cannot share its name with another service", ErrInvalidGSLB, svc.name)
+			}
+		}
+		n.services = append(n.services, svc)
+		slices.SortFunc(n.services, func(a, b *service) int { return int(a.rrtype) - int(b.rrtype) }) // A before AAAA
 	}
 	if err := b.index(); err != nil {
 		return nil, err

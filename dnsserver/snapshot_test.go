@@ -24,20 +24,20 @@ func TestBuildSynthesizes(t *testing.T) {
 		{Name: "ns2.synth.test.", Address: "2001:db8::99"},  // the zone has an address for ns2 already
 		{Name: "ns.elsewhere.test.", Address: "192.0.2.77"}, // not in the zone: no glue
 	}
-	snap, err := Build(&model.State{Zones: []model.Zone{z}}, 43)
+	snap, err := Build(&model.State{Zones: []model.Zone{z}}, 43, BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkResponse(t, snap.answer(question(t, "synth.test. SOA"), true), expect{rcode: "NOERROR", flags: "aa",
+	checkResponse(t, snap.answer(question(t, "synth.test. SOA"), true, testSrc), expect{rcode: "NOERROR", flags: "aa",
 		answer: `synth.test. 900 IN SOA ns1.synth.test. dns\.admin.example.test. 42 7200 600 1209600 120`})
-	checkResponse(t, snap.answer(question(t, "synth.test. NS"), true), expect{rcode: "NOERROR", flags: "aa",
+	checkResponse(t, snap.answer(question(t, "synth.test. NS"), true, testSrc), expect{rcode: "NOERROR", flags: "aa",
 		answer: `synth.test. 900 IN NS ns1.synth.test.
 		         synth.test. 900 IN NS ns2.synth.test.
 		         synth.test. 900 IN NS ns.elsewhere.test.`,
 		extra: `ns1.synth.test. 900 IN A 192.0.2.53
 		        ns1.synth.test. 900 IN AAAA 2001:db8::53
 		        ns2.synth.test. 300 IN AAAA 2001:db8::2`})
-	checkResponse(t, snap.answer(question(t, "nope.synth.test. A"), true), expect{rcode: "NXDOMAIN", flags: "aa",
+	checkResponse(t, snap.answer(question(t, "nope.synth.test. A"), true, testSrc), expect{rcode: "NXDOMAIN", flags: "aa",
 		ns: `synth.test. 120 IN SOA ns1.synth.test. dns\.admin.example.test. 42 7200 600 1209600 120`})
 	if snap.Revision() != 43 {
 		t.Errorf("Revision %d, want 43", snap.Revision())
@@ -48,7 +48,7 @@ func TestBuildSynthesizes(t *testing.T) {
 // name server settings, as a zone file alone gives.
 func TestBuildSOAFromNS(t *testing.T) {
 	snap := snapshotOf(t, "plain.test.", "@ IN NS ns1\nns1 IN A 192.0.2.1\n")
-	checkResponse(t, snap.answer(question(t, "plain.test. SOA"), false), expect{rcode: "NOERROR", flags: "aa",
+	checkResponse(t, snap.answer(question(t, "plain.test. SOA"), false, testSrc), expect{rcode: "NOERROR", flags: "aa",
 		answer: "plain.test. 300 IN SOA ns1.plain.test. hostmaster.plain.test. 0 3600 600 1209600 300"})
 }
 
@@ -58,20 +58,20 @@ func TestBuildKeepsRecords(t *testing.T) {
 	z := zoneOf(t, "own.test.", "@ 100 IN SOA a.own.test. b.own.test. 5 1 2 3 4\n@ IN NS ns.other.test.\n")
 	z.Revision = 99
 	z.Nameservers = []model.Nameserver{{Name: "ns1.own.test.", Address: "192.0.2.1"}}
-	snap, err := Build(&model.State{Zones: []model.Zone{z}}, 1)
+	snap, err := Build(&model.State{Zones: []model.Zone{z}}, 1, BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkResponse(t, snap.answer(question(t, "own.test. SOA"), false), expect{rcode: "NOERROR", flags: "aa",
+	checkResponse(t, snap.answer(question(t, "own.test. SOA"), false, testSrc), expect{rcode: "NOERROR", flags: "aa",
 		answer: "own.test. 100 IN SOA a.own.test. b.own.test. 5 1 2 3 4"})
-	checkResponse(t, snap.answer(question(t, "own.test. NS"), false), expect{rcode: "NOERROR", flags: "aa",
+	checkResponse(t, snap.answer(question(t, "own.test. NS"), false, testSrc), expect{rcode: "NOERROR", flags: "aa",
 		answer: "own.test. 100 IN NS ns.other.test."})
 }
 
 // TestBuildRRsetTTL checks that an RRset gets one TTL, the lowest.
 func TestBuildRRsetTTL(t *testing.T) {
 	snap := snapshotOf(t, "ttl.test.", "@ IN NS ns.other.test.\nwww 60 IN A 192.0.2.1\nwww 30 IN A 192.0.2.2\nwww 60 IN A 192.0.2.1\n")
-	checkResponse(t, snap.answer(question(t, "www.ttl.test. A"), false), expect{rcode: "NOERROR", flags: "aa",
+	checkResponse(t, snap.answer(question(t, "www.ttl.test. A"), false, testSrc), expect{rcode: "NOERROR", flags: "aa",
 		answer: "www.ttl.test. 30 IN A 192.0.2.1\nwww.ttl.test. 30 IN A 192.0.2.2"})
 }
 
@@ -131,7 +131,7 @@ func TestBuildErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Build(&model.State{Zones: []model.Zone{{Name: "bad.test.", Records: tc.records}}}, 1)
+			_, err := Build(&model.State{Zones: []model.Zone{{Name: "bad.test.", Records: tc.records}}}, 1, BuildOptions{})
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -146,7 +146,7 @@ func TestBuildErrors(t *testing.T) {
 
 	t.Run("zone twice", func(t *testing.T) {
 		z := model.Zone{Name: "bad.test.", Records: []model.Record{ns}}
-		if _, err := Build(&model.State{Zones: []model.Zone{z, z}}, 1); err == nil || !strings.Contains(err.Error(), "defined twice") {
+		if _, err := Build(&model.State{Zones: []model.Zone{z, z}}, 1, BuildOptions{}); err == nil || !strings.Contains(err.Error(), "defined twice") {
 			t.Errorf("error %v", err)
 		}
 	})

@@ -61,8 +61,8 @@ func TestTruncation(t *testing.T) {
 			if tc.edns != 0 {
 				withOPT(req, tc.edns, false, 0)
 			}
-			full := snap.answer(req, true)
-			r := snap.answer(req, tc.tcp)
+			full := snap.answer(req, true, testSrc)
+			r := snap.answer(req, tc.tcp, testSrc)
 			wire, err := r.Pack()
 			if err != nil {
 				t.Fatal(err)

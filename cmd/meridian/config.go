@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
+	"github.com/meridian-gslb/meridian/store/model"
 	"github.com/meridian-gslb/meridian/store/yamlfile"
 )
 
@@ -27,7 +29,14 @@ type Config struct {
 	// DataDir is the directory of the bbolt file.
 	DataDir string `yaml:"data_dir"`
 	GeoIP   struct {
+		// City is a City or Country .mmdb (MaxMind GeoIP2/GeoLite2 or
+		// DB-IP); without it, steps that need a location fall back.
 		City string `yaml:"city"`
+		// ASN is an optional ASN .mmdb.
+		ASN string `yaml:"asn"`
+		// Reload is how often the files are checked for replacement
+		// (geoipupdate writes and renames); 0 means 10s.
+		Reload model.Duration `yaml:"reload"`
 	} `yaml:"geoip"`
 	// State is an optional desired-state file reconciled into the store
 	// at start.
@@ -66,7 +75,7 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	c.doc = doc
 	dir := filepath.Dir(path)
-	for _, p := range []*string{&c.DataDir, &c.State, &c.GeoIP.City} {
+	for _, p := range []*string{&c.DataDir, &c.State, &c.GeoIP.City, &c.GeoIP.ASN} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -107,6 +116,17 @@ func (c *Config) Validate() error {
 			return c.errorf("geoip.city", "%v", err)
 		}
 	}
+	if c.GeoIP.ASN != "" {
+		if c.GeoIP.City == "" {
+			return c.errorf("geoip.asn", "an ASN database needs a City or Country database (geoip.city) beside it")
+		}
+		if _, err := os.Stat(c.GeoIP.ASN); err != nil {
+			return c.errorf("geoip.asn", "%v", err)
+		}
+	}
+	if c.GeoIP.Reload < 0 {
+		return c.errorf("geoip.reload", "must not be negative")
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -118,6 +138,14 @@ func (c *Config) Validate() error {
 		return c.errorf("log.format", "%q is not text or json", c.Log.Format)
 	}
 	return nil
+}
+
+// geoReload is how often the GeoIP files are checked for replacement.
+func (c *Config) geoReload() time.Duration {
+	if c.GeoIP.Reload == 0 {
+		return 10 * time.Second
+	}
+	return c.GeoIP.Reload.D()
 }
 
 func (c *Config) errorf(key, format string, args ...any) error {

@@ -57,6 +57,8 @@ func TestConfigErrorsNameKeyAndLine(t *testing.T) {
 		{"listen not a list", "dns:\n  listen: {a: b}\n", `meridian.yaml:2: `},
 		{"missing state file", "state: nope.yaml\n", `meridian.yaml:1: state: stat `},
 		{"missing geoip", "geoip:\n  city: none.mmdb\n", `meridian.yaml:2: geoip.city: stat `},
+		{"asn without city", "geoip:\n  asn: x.mmdb\n", `meridian.yaml:2: geoip.asn: an ASN database needs a City`},
+		{"bad reload", "geoip:\n  reload: often\n", `meridian.yaml:2: `},
 		{"bad log level", "log:\n  level: loud\n", `meridian.yaml:2: log.level: "loud" is not debug`},
 	}
 	for _, tt := range tests {

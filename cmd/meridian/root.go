@@ -22,7 +22,7 @@ addresses of the data center that should serve the client.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newVersionCmd())
+	root.AddCommand(newServeCmd(), newExplainCmd(), newVersionCmd())
 	return root
 }
 

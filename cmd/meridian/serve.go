@@ -16,6 +16,7 @@ import (
 
 	"github.com/meridian-gslb/meridian/api"
 	"github.com/meridian-gslb/meridian/dnsserver"
+	"github.com/meridian-gslb/meridian/geo"
 	"github.com/meridian-gslb/meridian/store"
 	"github.com/meridian-gslb/meridian/store/model"
 	"github.com/meridian-gslb/meridian/store/statefile"
@@ -45,9 +46,19 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		}
 	}
 
+	db, err := openGeo(cfg, log)
+	if err != nil {
+		return err
+	}
+	opts := dnsserver.BuildOptions{}
+	if db != nil {
+		defer db.Close()
+		opts.Locator = db
+	}
+
 	// Watch before the first load, so that no change slips between them.
 	changes := st.Watch(ctx)
-	snap, err := buildSnapshot(ctx, st)
+	snap, err := buildSnapshot(ctx, st, opts)
 	if err != nil {
 		return fmt.Errorf("building the first DNS snapshot: %w", err)
 	}
@@ -80,11 +91,17 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		}
 		return nil
 	})
-	f := &follower{st: st, dns: dns, log: log, built: snap.Revision()}
+	f := &follower{st: st, dns: dns, log: log, opts: opts, built: snap.Revision()}
 	g.Go(func() error {
 		f.run(gctx, changes)
 		return nil
 	})
+	if db != nil {
+		g.Go(func() error {
+			db.Watch(gctx, cfg.geoReload())
+			return nil
+		})
+	}
 
 	ready.Store(true)
 	log.Info("ready",
@@ -126,12 +143,29 @@ func applyStateFile(ctx context.Context, st store.Store, path string, log *slog.
 	return nil
 }
 
-func buildSnapshot(ctx context.Context, st store.Store) (*dnsserver.Snapshot, error) {
+func buildSnapshot(ctx context.Context, st store.Store, opts dnsserver.BuildOptions) (*dnsserver.Snapshot, error) {
 	state, rev, err := store.LoadState(ctx, st)
 	if err != nil {
 		return nil, err
 	}
-	return dnsserver.Build(state, rev)
+	return dnsserver.Build(state, rev, opts)
+}
+
+// openGeo opens the GeoIP databases named in the config, or returns nil
+// when there are none: Meridian then runs without locations, and the steps
+// that need one keep every candidate.
+func openGeo(cfg *Config, log *slog.Logger) (*geo.DB, error) {
+	if cfg.GeoIP.City == "" {
+		log.Warn("no GeoIP database (geoip.city): region and nearest steps keep every candidate")
+		return nil, nil
+	}
+	db, err := geo.Open(cfg.GeoIP.City, cfg.GeoIP.ASN, geo.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("geoip: %w", err)
+	}
+	s := db.Stats()
+	log.Info("geoip database loaded", "city", cfg.GeoIP.City, "type", s.CityType, "built", s.CityBuild.Format(time.DateOnly), "asn", cfg.GeoIP.ASN)
+	return db, nil
 }
 
 // follower rebuilds the DNS snapshot after every store change and swaps it
@@ -141,6 +175,7 @@ type follower struct {
 	st       store.Store
 	dns      *dnsserver.Server
 	log      *slog.Logger
+	opts     dnsserver.BuildOptions
 	built    int64 // revision of the snapshot being served
 	failures atomic.Int64
 }
@@ -151,7 +186,7 @@ func (f *follower) run(ctx context.Context, changes <-chan int64) {
 			continue
 		}
 		start := time.Now()
-		snap, err := buildSnapshot(ctx, f.st)
+		snap, err := buildSnapshot(ctx, f.st, f.opts)
 		if err != nil {
 			if ctx.Err() == nil {
 				f.failures.Add(1)

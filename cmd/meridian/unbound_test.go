@@ -45,7 +45,7 @@ func TestThroughUnbound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap, err := dnsserver.Build(&model.State{Zones: []model.Zone{{Name: "gslb.example.test.", Records: recs}}}, 1)
+	snap, err := dnsserver.Build(&model.State{Zones: []model.Zone{{Name: "gslb.example.test.", Records: recs}}}, 1, dnsserver.BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

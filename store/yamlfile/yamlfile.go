@@ -51,6 +51,7 @@ var (
 	lineMsg      = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 	unknownField = regexp.MustCompile(`^field (\S+) not found in type (?s:.*)$`)
 	unmarshalMsg = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
+	quoted       = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
 )
 
 // Decode decodes data, read from file, into out. Unknown keys, values of
@@ -92,14 +93,23 @@ func (d *Doc) convert(err error) error {
 
 func (d *Doc) lineError(msg string) *Error {
 	e := &Error{File: d.File, Msg: strings.TrimPrefix(msg, "yaml: ")}
-	if m := lineMsg.FindStringSubmatch(msg); m != nil {
-		e.Line, _ = strconv.Atoi(m[1])
-		e.Msg = m[2]
-		if f := unknownField.FindStringSubmatch(e.Msg); f != nil {
-			e.Msg = fmt.Sprintf("unknown key %q", f[1])
-		} else if u := unmarshalMsg.FindStringSubmatch(e.Msg); u != nil {
-			e.Msg = fmt.Sprintf("%q is not a valid %s", u[2], friendlyType(u[3]))
+	m := lineMsg.FindStringSubmatch(msg)
+	if m == nil {
+		// Errors of a value's own decoder (a TextUnmarshaler such as a
+		// duration) carry no line: find the value they quote.
+		if q := quoted.FindStringSubmatch(msg); q != nil {
+			if v, err := strconv.Unquote(q[0]); err == nil {
+				e.Line = findScalar(d.Root, v)
+			}
 		}
+		return e
+	}
+	e.Line, _ = strconv.Atoi(m[1])
+	e.Msg = m[2]
+	if f := unknownField.FindStringSubmatch(e.Msg); f != nil {
+		e.Msg = fmt.Sprintf("unknown key %q", f[1])
+	} else if u := unmarshalMsg.FindStringSubmatch(e.Msg); u != nil {
+		e.Msg = fmt.Sprintf("%q is not a valid %s", u[2], friendlyType(u[3]))
 	}
 	return e
 }
@@ -118,6 +128,22 @@ func friendlyType(goType string) string {
 		return "boolean (true or false)"
 	}
 	return goType
+}
+
+// findScalar returns the line of the first scalar whose value is v, or 0.
+func findScalar(n *yaml.Node, v string) int {
+	if n == nil {
+		return 0
+	}
+	if n.Kind == yaml.ScalarNode && n.Value == v {
+		return n.Line
+	}
+	for _, c := range n.Content {
+		if line := findScalar(c, v); line > 0 {
+			return line
+		}
+	}
+	return 0
 }
 
 // Errorf returns an *Error for the value at key, a dotted path with list

@@ -2,6 +2,7 @@ package yamlfile
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -75,5 +76,27 @@ func TestLineOfKey(t *testing.T) {
 	}
 	if got := d.Errorf("listen.addrs[0]", "%q is bad", "x").Error(); got != `c.yaml:4: listen.addrs[0]: "x" is bad` {
 		t.Errorf("Errorf = %q", got)
+	}
+}
+
+type durationValue struct{ d string }
+
+func (v *durationValue) UnmarshalText(b []byte) error {
+	if string(b) != "1s" {
+		return fmt.Errorf("invalid duration %q", b)
+	}
+	v.d = string(b)
+	return nil
+}
+
+// A value's own decoder reports no line; the error still gets one.
+func TestTextUnmarshalerErrorGetsLine(t *testing.T) {
+	var c struct {
+		A string        `yaml:"a"`
+		B durationValue `yaml:"b"`
+	}
+	_, err := Decode("c.yaml", []byte("a: x\nb: often\n"), &c)
+	if err == nil || err.Error() != `c.yaml:2: invalid duration "often"` {
+		t.Errorf("error = %v", err)
 	}
 }
