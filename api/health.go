@@ -9,25 +9,35 @@ import (
 // it is.
 type ReadinessFunc func() error
 
-// HealthHandler serves /healthz and /readyz.
+// HealthHandler serves /healthz and /readyz alone, for a process that
+// runs no API. A Server serves both itself, with the same answers.
 //
 // /healthz answers 200 while the process runs: a liveness probe.
 // /readyz answers 200 with {"status":"ready"} when ready reports nil, else
 // 503 with {"status":"not ready","reason":...}: a readiness probe for load
 // balancers and orchestrators.
 func HealthHandler(ready ReadinessFunc) http.Handler {
+	h := healthHandlers(ready)
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := ready(); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
+	mux.HandleFunc("GET /healthz", h.healthz)
+	mux.HandleFunc("GET /readyz", h.readyz)
 	return mux
+}
+
+type health struct{ ready ReadinessFunc }
+
+func healthHandlers(ready ReadinessFunc) health { return health{ready} }
+
+func (health) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (h health) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := h.ready(); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -160,25 +160,36 @@ func Delete(tx Tx, kind model.Kind, name string, ifRevision int64) error {
 // LoadState reads the whole desired state in one consistent view and
 // returns it with the revision it was read at.
 func LoadState(ctx context.Context, s Store) (*model.State, int64, error) {
-	var st model.State
+	var st *model.State
 	var rev int64
 	err := s.View(ctx, func(tx Tx) error {
 		rev = tx.Revision()
 		var err error
-		if st.Zones, err = List[model.Zone](tx); err != nil {
-			return err
-		}
-		if st.Regions, err = List[model.Region](tx); err != nil {
-			return err
-		}
-		if st.Datacenters, err = List[model.Datacenter](tx); err != nil {
-			return err
-		}
-		st.Services, err = List[model.Service](tx)
+		st, err = ReadState(tx)
 		return err
 	})
 	if err != nil {
 		return nil, 0, err
 	}
-	return &st, rev, nil
+	return st, rev, nil
+}
+
+// ReadState reads the whole desired state within tx, so that a caller can
+// read more (overrides, health) in the same consistent view.
+func ReadState(tx Tx) (*model.State, error) {
+	var st model.State
+	var err error
+	if st.Zones, err = List[model.Zone](tx); err != nil {
+		return nil, err
+	}
+	if st.Regions, err = List[model.Region](tx); err != nil {
+		return nil, err
+	}
+	if st.Datacenters, err = List[model.Datacenter](tx); err != nil {
+		return nil, err
+	}
+	if st.Services, err = List[model.Service](tx); err != nil {
+		return nil, err
+	}
+	return &st, nil
 }

@@ -14,7 +14,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/meridian-gslb/meridian/api"
 	"github.com/meridian-gslb/meridian/dnsserver"
 	"github.com/meridian-gslb/meridian/geo"
 	"github.com/meridian-gslb/meridian/store"
@@ -67,22 +66,22 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err := dns.Start(ctx); err != nil {
 		return fmt.Errorf("dns: %w", err)
 	}
+	f := &follower{st: st, dns: dns, log: log, opts: opts, built: snap.Revision()}
+	f.current.Store(snap)
+
 	var ready atomic.Bool
+	reg := newRegistry()
+	apiSrv, err := newAPI(ctx, st, f, reg, &ready, log)
+	if err != nil {
+		_ = dns.Shutdown(context.Background())
+		return err
+	}
 	httpLn, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		_ = dns.Shutdown(context.Background())
 		return fmt.Errorf("http: %w", err)
 	}
-	httpSrv := &http.Server{
-		Handler: api.HealthHandler(func() error {
-			if !ready.Load() {
-				return errors.New("starting")
-			}
-			return nil
-		}),
-		ReadHeaderTimeout: 5 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	httpSrv := newHTTPServer(apiSrv, log)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -91,7 +90,6 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		}
 		return nil
 	})
-	f := &follower{st: st, dns: dns, log: log, opts: opts, built: snap.Revision()}
 	g.Go(func() error {
 		f.run(gctx, changes)
 		return nil
@@ -133,6 +131,9 @@ func applyStateFile(ctx context.Context, st store.Store, path string, log *slog.
 	desired, err := statefile.Load(path, dnsserver.ParseZoneFile)
 	if err != nil {
 		return err
+	}
+	if err := validateState(desired); err != nil {
+		return fmt.Errorf("state file %s: %w", path, err)
 	}
 	diff, rev, err := store.Reconcile(ctx, st, model.SourceStateFile, desired, store.ReconcileOptions{Actor: "state file " + path})
 	if err != nil {
@@ -178,6 +179,8 @@ type follower struct {
 	opts     dnsserver.BuildOptions
 	built    int64 // revision of the snapshot being served
 	failures atomic.Int64
+	// current is the snapshot being served, for the API's explain.
+	current atomic.Pointer[dnsserver.Snapshot]
 }
 
 func (f *follower) run(ctx context.Context, changes <-chan int64) {
@@ -195,6 +198,7 @@ func (f *follower) run(ctx context.Context, changes <-chan int64) {
 			continue
 		}
 		f.dns.Swap(snap)
+		f.current.Store(snap)
 		f.built = snap.Revision()
 		f.log.Info("snapshot rebuilt", "revision", f.built, "zones", len(snap.Zones()), "took", time.Since(start).Round(time.Microsecond))
 	}

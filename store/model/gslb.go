@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/json"
 	"net/netip"
 	"slices"
 	"strings"
@@ -143,11 +144,26 @@ func (s *Service) EffectiveTTL() uint32 {
 type Endpoint struct {
 	Datacenter  string `json:"datacenter" yaml:"datacenter"`
 	Address     string `json:"address" yaml:"address"`
-	Weight      int    `json:"weight,omitempty" yaml:"weight,omitempty"`
+	Weight      int    `json:"weight" yaml:"weight"` // absent in JSON means DefaultWeight (see UnmarshalJSON)
 	Priority    int    `json:"priority,omitempty" yaml:"priority,omitempty"`
 	CheckTarget string `json:"check_target,omitempty" yaml:"check_target,omitempty"`
 	Drain       bool   `json:"drain,omitempty" yaml:"drain,omitempty"`
 	ForceDown   bool   `json:"force_down,omitempty" yaml:"force_down,omitempty"`
+}
+
+// DefaultWeight is an endpoint's weight when none is given.
+const DefaultWeight = 1
+
+// UnmarshalJSON reads an endpoint, giving it DefaultWeight when the weight
+// is absent, as the state file does; an explicit 0 stays 0.
+func (e *Endpoint) UnmarshalJSON(b []byte) error {
+	type plain Endpoint // without this method
+	v := plain{Weight: DefaultWeight}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*e = Endpoint(v)
+	return nil
 }
 
 // Check describes how endpoints of a service are probed.

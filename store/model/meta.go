@@ -22,11 +22,12 @@ const (
 	KindVote       Kind = "vote"
 	KindEvent      Kind = "event"
 	KindToken      Kind = "token"
+	KindOverride   Kind = "override"
 )
 
 // Kinds lists every kind, in the order a reconciler applies creations
 // (referenced objects before the objects that reference them).
-var Kinds = []Kind{KindZone, KindRegion, KindDatacenter, KindService, KindChecker, KindVote, KindEvent, KindToken}
+var Kinds = []Kind{KindZone, KindRegion, KindDatacenter, KindService, KindChecker, KindVote, KindEvent, KindToken, KindOverride}
 
 // Sources that can manage an object.
 const (

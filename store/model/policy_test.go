@@ -126,3 +126,18 @@ func TestFallbackCodec(t *testing.T) {
 		}
 	}
 }
+
+func TestEndpointWeightJSON(t *testing.T) {
+	var eps []Endpoint
+	if err := json.Unmarshal([]byte(`[{"datacenter":"fra","address":"192.0.2.1"},{"datacenter":"fra","address":"192.0.2.2","weight":0},{"datacenter":"fra","address":"192.0.2.3","weight":5}]`), &eps); err != nil {
+		t.Fatal(err)
+	}
+	if eps[0].Weight != 1 || eps[1].Weight != 0 || eps[2].Weight != 5 {
+		t.Errorf("weights = %d %d %d, want 1 (absent) 0 5", eps[0].Weight, eps[1].Weight, eps[2].Weight)
+	}
+	b, _ := json.Marshal(eps[1])
+	var again Endpoint
+	if err := json.Unmarshal(b, &again); err != nil || again.Weight != 0 {
+		t.Errorf("weight 0 lost in a round trip: %s -> %d", b, again.Weight)
+	}
+}

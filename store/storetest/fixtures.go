@@ -48,6 +48,9 @@ func sample(kind model.Kind, i int) model.Object {
 		return &model.Event{Seq: int64(i + 1), At: testTime, Type: "test", Detail: fmt.Sprint("event ", i)}
 	case model.KindToken:
 		return &model.Token{Name: fmt.Sprintf("t%02d", i), Role: model.RoleRead, Hash: strings.Repeat("ab", 32), CreatedAt: testTime}
+	case model.KindOverride:
+		return &model.Override{Target: model.DatacenterTarget(fmt.Sprintf("dc%02d", i)), Action: model.OverrideDrain,
+			Reason: "maintenance", CreatedBy: "ops", CreatedAt: testTime}
 	}
 	panic("storetest: no sample for kind " + string(kind))
 }
@@ -71,6 +74,8 @@ func newObject(kind model.Kind) model.Object {
 		return &model.Event{}
 	case model.KindToken:
 		return &model.Token{}
+	case model.KindOverride:
+		return &model.Override{}
 	}
 	panic("storetest: unknown kind " + string(kind))
 }

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/meridian-gslb/meridian/api"
+	"github.com/meridian-gslb/meridian/dnsserver"
+	"github.com/meridian-gslb/meridian/store"
+	"github.com/meridian-gslb/meridian/store/model"
+)
+
+// adminTokenEnv names the environment variable whose value is accepted as
+// an admin token (for automation and tests): a contract.
+const adminTokenEnv = "MERIDIAN_ADMIN_TOKEN"
+
+// newRegistry is the process's Prometheus registry, served at /metrics.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// newAPI builds the HTTP API over the store, wired to the DNS side through
+// functions (api must not import dnsserver), and creates the first admin
+// token when there is none, printing its secret once.
+func newAPI(ctx context.Context, st store.Store, f *follower, reg *prometheus.Registry, ready *atomic.Bool, log *slog.Logger) (*api.Server, error) {
+	srv, err := api.New(api.Config{
+		Store:      st,
+		Logger:     log,
+		Registerer: reg,
+		Gatherer:   reg,
+		Ready: func() error {
+			if !ready.Load() {
+				return errors.New("starting or stopping")
+			}
+			return nil
+		},
+		ParseZone:     dnsserver.ParseZoneFile,
+		ValidateState: validateState,
+		Explain: func(_ context.Context, name, qtype string, client netip.Addr, ecs netip.Prefix) (any, error) {
+			snap := f.current.Load()
+			if snap == nil {
+				return nil, errors.New("no snapshot loaded yet")
+			}
+			return snap.Explain(dnsserver.ExplainQuery{Name: name, Type: qtype, Client: client, ECS: ecs}), nil
+		},
+		AdminToken: os.Getenv(adminTokenEnv),
+	})
+	if err != nil {
+		return nil, err
+	}
+	secret, err := srv.Bootstrap(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if secret != "" {
+		log.Warn("created the first admin token, named admin; it is shown only this once: keep it, or create another with it", "token", secret)
+	}
+	return srv, nil
+}
+
+// validateState is the one validation path for every change, from the
+// state file or the API: the model's rules, then a full DNS snapshot build
+// so that bad record data or a service the server cannot answer is
+// refused before it is stored.
+func validateState(st *model.State) error {
+	if err := st.Validate(); err != nil {
+		return err
+	}
+	_, err := dnsserver.Build(st, 0, dnsserver.BuildOptions{})
+	return err
+}
+
+// newHTTPServer serves the API with timeouts against slow clients. The
+// event stream clears its own write deadline.
+func newHTTPServer(h *api.Server, log *slog.Logger) *http.Server {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	srv.RegisterOnShutdown(h.CloseStreams)
+	return srv
+}
