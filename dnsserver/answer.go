@@ -20,25 +20,35 @@ const (
 // refuses every query. It only reads the snapshot (a roundrobin step's
 // counter aside); the response's slices are its own.
 func (s *Snapshot) answer(req *dns.Msg, tcp bool, src netip.Addr) *dns.Msg {
-	return s.respond(req, tcp, src, nil)
+	return s.respond(req, tcp, src, nil, nil)
 }
 
 // respond is answer, recording what it does into tr when tr is not nil
-// (Explain).
-func (s *Snapshot) respond(req *dns.Msg, tcp bool, src netip.Addr, tr *trace) *dns.Msg {
+// (Explain), and counting the response into st when st is not nil (the
+// server's Metrics: st holds this snapshot's counters).
+func (s *Snapshot) respond(req *dns.Msg, tcp bool, src netip.Addr, tr *trace, st *snapStats) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetReply(req)
 	m.Compress = true
 	var q query
-	q.src, q.tr = src.Unmap(), tr
+	q.src, q.tr, q.st = src.Unmap(), tr, st
+	s.fill(m, req, tcp, &q)
+	if st != nil {
+		st.count(req, m, tcp, &q)
+	}
+	return m
+}
 
+// fill makes m the response to req.
+func (s *Snapshot) fill(m, req *dns.Msg, tcp bool, q *query) {
+	tr := q.tr
 	opt, nopt := requestOPT(req)
 	if len(req.Question) != 1 || nopt > 1 {
 		// RFC 6891 section 6.1.1: more than one OPT is a format error.
 		m.Rcode = dns.RcodeFormatError
 		tr.note(kindFormErr, "not exactly one question, or more than one OPT")
-		tr.finish(s, &q, m)
-		return m
+		tr.finish(s, q, m)
+		return
 	}
 	var ropt *dns.OPT
 	var edns *ednsReply
@@ -53,8 +63,8 @@ func (s *Snapshot) respond(req *dns.Msg, tcp bool, src netip.Addr, tr *trace) *d
 			m.Rcode = dns.RcodeBadVers
 			m.Extra = append(m.Extra, ropt)
 			tr.note(kindFormErr, "EDNS version not 0: BADVERS")
-			tr.finish(s, &q, m)
-			return m
+			tr.finish(s, q, m)
+			return
 		}
 		if !q.parseECS(opt) {
 			// RFC 7871 section 7.1.1 (malformed ECS) and 6 (address bits
@@ -62,8 +72,8 @@ func (s *Snapshot) respond(req *dns.Msg, tcp bool, src netip.Addr, tr *trace) *d
 			m.Rcode = dns.RcodeFormatError
 			m.Extra = append(m.Extra, ropt)
 			tr.note(kindFormErr, "malformed EDNS Client Subnet option")
-			tr.finish(s, &q, m)
-			return m
+			tr.finish(s, q, m)
+			return
 		}
 	}
 
@@ -84,7 +94,8 @@ func (s *Snapshot) respond(req *dns.Msg, tcp bool, src netip.Addr, tr *trace) *d
 		name := strings.ToLower(qn.Name) // allocates only for upper case
 		if z := s.zoneFor(name, qn.Qtype); z != nil {
 			tr.zone(z.apex)
-			s.resolve(m, z, name, qn.Qtype, &q)
+			q.zone = z
+			s.resolve(m, z, name, qn.Qtype, q)
 		} else {
 			m.Rcode = dns.RcodeRefused
 			tr.note(kindRefused, "not in a served zone")
@@ -112,8 +123,7 @@ func (s *Snapshot) respond(req *dns.Msg, tcp bool, src netip.Addr, tr *trace) *d
 	} else {
 		truncate(m, udpSize(opt))
 	}
-	tr.finish(s, &q, m)
-	return m
+	tr.finish(s, q, m)
 }
 
 // ednsReply is the EDNS part of a response in one allocation: the OPT,

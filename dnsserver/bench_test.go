@@ -5,32 +5,45 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/miekg/dns"
+
 	"github.com/meridian-gslb/meridian/store/model"
 )
+
+// staticBench are the queries of BenchmarkAnswer, against
+// exampleSnapshot.
+var staticBench = []staticQuery{
+	{"A", "www.example.test. A", false},
+	{"A EDNS", "www.example.test. A", true},
+	{"mixed case", "WWW.Example.Test. A", false},
+	{"NXDOMAIN", "nothere.example.test. A", false},
+	{"CNAME chain", "chain1.example.test. A", false},
+	{"wildcard", "foo.wild.example.test. A", false},
+	{"referral", "host.sub.example.test. A", false},
+	{"refused", "www.elsewhere.test. A", false},
+}
+
+type staticQuery struct {
+	name string
+	q    string
+	edns bool
+}
+
+func (bc staticQuery) request(b *testing.B) *dns.Msg {
+	req := question(b, bc.q)
+	if bc.edns {
+		withOPT(req, 1232, false, 0)
+	}
+	return req
+}
 
 // BenchmarkAnswer measures the handler core for static answers, without
 // sockets: lookup, response building, truncation check.
 func BenchmarkAnswer(b *testing.B) {
 	snap := exampleSnapshot(b)
-	for _, bc := range []struct {
-		name string
-		q    string
-		edns bool
-	}{
-		{"A", "www.example.test. A", false},
-		{"A EDNS", "www.example.test. A", true},
-		{"mixed case", "WWW.Example.Test. A", false},
-		{"NXDOMAIN", "nothere.example.test. A", false},
-		{"CNAME chain", "chain1.example.test. A", false},
-		{"wildcard", "foo.wild.example.test. A", false},
-		{"referral", "host.sub.example.test. A", false},
-		{"refused", "www.elsewhere.test. A", false},
-	} {
+	for _, bc := range staticBench {
 		b.Run(bc.name, func(b *testing.B) {
-			req := question(b, bc.q)
-			if bc.edns {
-				withOPT(req, 1232, false, 0)
-			}
+			req := bc.request(b)
 			b.ReportAllocs()
 			for b.Loop() {
 				snap.answer(req, false, testSrc)
@@ -76,10 +89,30 @@ func BenchmarkBuild(b *testing.B) {
 	}
 }
 
-// BenchmarkAnswerService measures the handler core for service answers:
-// the policy chain, the (cached) geo lookup, ECS in and out.
-func BenchmarkAnswerService(b *testing.B) {
-	db := openDB(b, testDB)
+// serviceBench are the queries of BenchmarkAnswerService, against
+// serviceBenchSnapshot, from serviceBenchSrc.
+var serviceBench = []struct {
+	name string
+	q    string
+	ecs  string
+}{
+	{"geo ECS", "geo.gslb.example.test. A", "2.2.3.0/24"},
+	{"geo ECS IPv6", "geo.gslb.example.test. A", "2001:218::/48"},
+	{"geo no ECS", "geo.gslb.example.test. A", ""},
+	{"multivalue health-filtered", "multi.gslb.example.test. A", ""},
+	{"failover", "failover.gslb.example.test. A", ""},
+	{"weighted", "weighted.gslb.example.test. A", ""},
+	{"sticky ECS", "sticky.gslb.example.test. A", "2.2.3.0/24"},
+	{"roundrobin", "roundrobin.gslb.example.test. A", ""},
+	{"CNAME service followed", "cdn.gslb.example.test. A", "2.2.3.0/24"},
+	{"static with ECS", "edge1.gslb.example.test. A", "2.2.3.0/24"},
+}
+
+var serviceBenchSrc = netip.MustParseAddr("81.2.69.142")
+
+// serviceBenchSnapshot has a service per preset and an 8-endpoint
+// service with 3 endpoints down, with the test GeoIP database.
+func serviceBenchSnapshot(b *testing.B) *Snapshot {
 	multi := model.Service{Name: "multi.gslb.example.test.", Type: "A"}
 	for i := range 8 {
 		multi.Endpoints = append(multi.Endpoints, model.Endpoint{Datacenter: testDCs[i%4].Name,
@@ -87,29 +120,19 @@ func BenchmarkAnswerService(b *testing.B) {
 	}
 	st := presetState(b)
 	st.Services = append(st.Services, multi)
-	snap := buildState(b, st, db)
-	for _, bc := range []struct {
-		name string
-		q    string
-		ecs  string
-	}{
-		{"geo ECS", "geo.gslb.example.test. A", "2.2.3.0/24"},
-		{"geo ECS IPv6", "geo.gslb.example.test. A", "2001:218::/48"},
-		{"geo no ECS", "geo.gslb.example.test. A", ""},
-		{"multivalue health-filtered", "multi.gslb.example.test. A", ""},
-		{"failover", "failover.gslb.example.test. A", ""},
-		{"weighted", "weighted.gslb.example.test. A", ""},
-		{"sticky ECS", "sticky.gslb.example.test. A", "2.2.3.0/24"},
-		{"roundrobin", "roundrobin.gslb.example.test. A", ""},
-		{"CNAME service followed", "cdn.gslb.example.test. A", "2.2.3.0/24"},
-		{"static with ECS", "edge1.gslb.example.test. A", "2.2.3.0/24"},
-	} {
+	return buildState(b, st, openDB(b, testDB))
+}
+
+// BenchmarkAnswerService measures the handler core for service answers:
+// the policy chain, the (cached) geo lookup, ECS in and out.
+func BenchmarkAnswerService(b *testing.B) {
+	snap := serviceBenchSnapshot(b)
+	for _, bc := range serviceBench {
 		b.Run(bc.name, func(b *testing.B) {
 			req := ecsQuery(b, bc.q, bc.ecs)
-			src := netip.MustParseAddr("81.2.69.142")
 			b.ReportAllocs()
 			for b.Loop() {
-				snap.answer(req, false, src)
+				snap.answer(req, false, serviceBenchSrc)
 			}
 		})
 	}

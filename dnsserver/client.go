@@ -56,6 +56,13 @@ type query struct {
 	// prefix any decision so far depended on.
 	scope int
 
+	// zone is the served zone of the query name and svc the service that
+	// answered the query name itself (not one reached through a CNAME);
+	// nil when none. st counts them (nil without Metrics, and in Explain).
+	zone *zone
+	svc  *service
+	st   *snapStats
+
 	tr  *trace // nil on the DNS path
 	buf [stackCandidates]cand
 }

@@ -4,10 +4,11 @@
 // (referrals, CNAME following, wildcards, EDNS(0), truncation), the GSLB
 // services with their policy chains (healthy, region, nearest, priority,
 // weighted, sticky, leastload, roundrobin, first) and fallbacks, EDNS
-// Client Subnet with a computed scope, Explain (the same decision code,
-// traced), the parser of RFC 1035 zone files that turns them into
-// model.Records, and the server's counters. The answer cache comes with a
-// later issue.
+// Client Subnet with a computed scope, the operators' overrides (applied
+// at Build), Explain (the same decision code, traced), the parser of RFC
+// 1035 zone files that turns them into model.Records, and the server's
+// counters and Prometheus metrics (registered on a registerer it is
+// given). The answer cache comes with a later issue.
 //
 // It imports store/model for the shared vocabulary and geo for client
 // locations (through the small Locator interface, which *geo.DB

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -139,9 +140,23 @@ type ExplainedCandidate struct {
 	Priority   int    `json:"priority"`
 	// Health is "up", "down", "drained" or "unknown" (served like up).
 	Health string `json:"health"`
+	// Override is the operator's API override that decided Health, if
+	// any: the endpoint's own, else its data center's.
+	Override *ExplainedOverride `json:"override,omitempty"`
 	// DistanceKM is the great-circle distance from the client, on the
 	// nearest step.
 	DistanceKM *float64 `json:"distance_km,omitempty"`
+}
+
+// ExplainedOverride is an operator's override in effect on a candidate.
+type ExplainedOverride struct {
+	// Target is "datacenter/NAME" or "endpoint/SERVICE/TYPE/ADDRESS".
+	Target string `json:"target"`
+	// Action is "drain", "force_down" or "force_up".
+	Action    string    `json:"action"`
+	Reason    string    `json:"reason"`
+	CreatedBy string    `json:"created_by,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
 }
 
 // Explain answers q the way the server would, with the same code, and
@@ -176,7 +191,7 @@ func (s *Snapshot) Explain(q ExplainQuery) *Explanation {
 		opt.SetUDPSize(ednsUDPSize)
 		req.Extra = append(req.Extra, opt)
 	}
-	s.respond(req, true, q.Client, &trace{exp: e})
+	s.respond(req, true, q.Client, &trace{exp: e}, nil)
 	return e
 }
 
@@ -269,6 +284,10 @@ func (t *trace) candidates(c []cand, loc *geo.Result) []ExplainedCandidate {
 			Priority: ep.priority, Health: ep.healthString()}
 		if ep.dc.region != nil {
 			out[i].Region = ep.dc.region.name
+		}
+		if ov := ep.override; ov != nil {
+			out[i].Override = &ExplainedOverride{Target: ov.target, Action: ov.action, Reason: ov.reason,
+				CreatedBy: ov.by, CreatedAt: ov.at}
 		}
 		if loc != nil {
 			d := math.Round(geo.Distance(loc.Lat, loc.Lon, ep.dc.lat, ep.dc.lon)*10) / 10

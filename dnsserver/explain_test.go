@@ -190,29 +190,32 @@ func TestExplainGolden(t *testing.T) {
 	if err := e.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, g := range []struct {
-		file string
-		got  []byte
-	}{{"explain_geo.json", append(js, '\n')}, {"explain_geo.txt", text.Bytes()}} {
-		path := filepath.Join("testdata", "golden", g.file)
-		if *update {
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, g.got, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%v (run with -update to create it)", err)
-		}
-		if diff := cmp.Diff(string(want), string(g.got)); diff != "" {
-			t.Errorf("%s (-golden +got):\n%s", path, diff)
-		}
-	}
+	golden(t, "explain_geo.json", append(js, '\n'))
+	golden(t, "explain_geo.txt", text.Bytes())
 	if e.ECSScope == nil || *e.ECSScope != 24 || e.Region == nil || e.Region.Name != "apac" || e.Region.How != regionByContinent {
 		t.Errorf("scope %v region %+v, want /24, apac by continent", e.ECSScope, e.Region)
+	}
+}
+
+// golden compares got with testdata/golden/file, or rewrites the file
+// with -update.
+func golden(t *testing.T, file string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", file)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s (-golden +got):\n%s", path, diff)
 	}
 }

@@ -5,6 +5,9 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/meridian-gslb/meridian/store/model"
 )
 
 // WriteText writes the explanation for people, as `meridian explain`
@@ -128,7 +131,7 @@ type textWriter struct {
 	dc, addr, health int
 }
 
-// widths sizes the candidate columns for svc.
+// widths sizes the candidate columns for svc (fmt pads by code points).
 func (p *textWriter) widths(svc *ExplainedService) {
 	p.dc, p.addr, p.health = 0, 0, 0
 	lists := [][]ExplainedCandidate{svc.Chosen}
@@ -137,9 +140,44 @@ func (p *textWriter) widths(svc *ExplainedService) {
 	}
 	for _, l := range lists {
 		for _, c := range l {
-			p.dc, p.addr, p.health = max(p.dc, len(c.Datacenter)), max(p.addr, len(c.Address)), max(p.health, len(c.Health))
+			p.dc, p.addr, p.health = max(p.dc, len(c.Datacenter)), max(p.addr, len(c.Address)), max(p.health, utf8.RuneCountInString(c.healthText()))
 		}
 	}
+}
+
+// healthText is the candidate's health with the override that decided
+// it: "drained (override by alice: rack maintenance)", or "(datacenter
+// override by …)" when it is the data center's.
+func (c *ExplainedCandidate) healthText() string {
+	o := c.Override
+	if o == nil {
+		return c.Health
+	}
+	var b strings.Builder
+	b.WriteString(c.Health)
+	b.WriteString(" (")
+	if strings.HasPrefix(o.Target, model.TargetDatacenter+"/") {
+		b.WriteString("datacenter ")
+	}
+	b.WriteString("override")
+	if o.CreatedBy != "" {
+		b.WriteString(" by ")
+		b.WriteString(oneLine(o.CreatedBy))
+	}
+	b.WriteString(": ")
+	b.WriteString(oneLine(o.Reason))
+	b.WriteString(")")
+	return b.String()
+}
+
+// oneLine keeps an operator's text on one line of the rendering.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 func (p *textWriter) f(format string, args ...any) {
@@ -159,7 +197,7 @@ func (p *textWriter) candidates(label string, list []ExplainedCandidate) {
 			head = label + ":"
 		}
 		p.f("       %-7s %-*s  %-*s  %-*s  weight %d, priority %d", head, p.dc, c.Datacenter, p.addr, c.Address,
-			p.health, c.Health, c.Weight, c.Priority)
+			p.health, c.healthText(), c.Weight, c.Priority)
 		if c.Region != "" {
 			p.f(", region %s", c.Region)
 		}

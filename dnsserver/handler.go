@@ -1,9 +1,11 @@
 package dnsserver
 
 import (
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync/atomic"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -25,8 +27,17 @@ type Stats struct {
 	Dropped   uint64
 }
 
+// counters are a Server's Stats, and what Metrics reads of it at scrape
+// time: messages answered or dropped before the handler are kept apart,
+// by transport and reason, for the metrics' labels.
 type counters struct {
-	queries, udp, tcp, truncated, refused, nxdomain, formErr, notImp, dropped atomic.Uint64
+	queries, udp, tcp, truncated, refused, nxdomain, formErr, notImp atomic.Uint64
+	// rejectFormErr and rejectNotImp count the messages dns.Server
+	// answered itself, by transport (transportIndex).
+	rejectFormErr, rejectNotImp [len(transports)]atomic.Uint64
+	droppedShort, droppedQR     atomic.Uint64
+	// writeFailed counts responses WriteMsg could not send (not in Stats).
+	writeFailed atomic.Uint64
 }
 
 func (c *counters) load() Stats {
@@ -37,9 +48,9 @@ func (c *counters) load() Stats {
 		Truncated: c.truncated.Load(),
 		Refused:   c.refused.Load(),
 		NXDomain:  c.nxdomain.Load(),
-		FormErr:   c.formErr.Load(),
-		NotImp:    c.notImp.Load(),
-		Dropped:   c.dropped.Load(),
+		FormErr:   c.formErr.Load() + c.rejectFormErr[0].Load() + c.rejectFormErr[1].Load(),
+		NotImp:    c.notImp.Load() + c.rejectNotImp[0].Load() + c.rejectNotImp[1].Load(),
+		Dropped:   c.droppedShort.Load() + c.droppedQR.Load(),
 	}
 }
 
@@ -116,28 +127,35 @@ func acceptAction(h dns.Header) dns.MsgAcceptAction {
 	return dns.MsgAccept
 }
 
-// accept is the dns.Server's MsgAcceptFunc: acceptAction, counted.
-func (c *counters) accept(h dns.Header) dns.MsgAcceptAction {
-	a := acceptAction(h)
-	switch a {
-	case dns.MsgIgnore:
-		c.dropped.Add(1)
-	case dns.MsgReject:
-		c.formErr.Add(1)
-	case dns.MsgRejectNotImplemented:
-		c.notImp.Add(1)
+// accept returns the MsgAcceptFunc of one transport's dns.Server:
+// acceptAction, counted.
+func (c *counters) accept(tcp bool) dns.MsgAcceptFunc {
+	tr := transportIndex(tcp)
+	return func(h dns.Header) dns.MsgAcceptAction {
+		a := acceptAction(h)
+		switch a {
+		case dns.MsgIgnore:
+			c.droppedQR.Add(1)
+		case dns.MsgReject:
+			c.rejectFormErr[tr].Add(1)
+		case dns.MsgRejectNotImplemented:
+			c.rejectNotImp[tr].Add(1)
+		}
+		return a
 	}
-	return a
 }
 
-// invalid is the dns.Server's MsgInvalidFunc. A message shorter than a
-// header is dropped; one that does not parse is answered FORMERR by
-// dns.Server.
-func (c *counters) invalid(m []byte, _ error) {
-	if len(m) < 12 {
-		c.dropped.Add(1)
-	} else {
-		c.formErr.Add(1)
+// invalid returns the MsgInvalidFunc of one transport's dns.Server. A
+// message shorter than a header is dropped; one that does not parse is
+// answered FORMERR by dns.Server.
+func (c *counters) invalid(tcp bool) dns.MsgInvalidFunc {
+	tr := transportIndex(tcp)
+	return func(m []byte, _ error) {
+		if len(m) < 12 {
+			c.droppedShort.Add(1)
+		} else {
+			c.rejectFormErr[tr].Add(1)
+		}
 	}
 }
 
@@ -158,10 +176,37 @@ type handler struct {
 	tcp bool
 }
 
-// ServeDNS answers one parsed query: one atomic load of the snapshot, no
-// locks, no logging.
+// ServeDNS answers one parsed query: one atomic load of the snapshot
+// (with its metrics rows), no locks, no logging.
 func (h handler) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
-	m := h.s.snap.Load().answer(req, h.tcp, remoteAddr(w))
+	cur := h.s.cur.Load()
+	if cur.stats != nil {
+		h.serveCounted(w, req, cur)
+		return
+	}
+	m := cur.snap.answer(req, h.tcp, remoteAddr(w))
 	h.s.stats.response(m, h.tcp)
-	_ = w.WriteMsg(m) // the client is gone; nothing to do
+	h.write(w, m)
+}
+
+// serveCounted is ServeDNS with Metrics: the answer counts itself into
+// the snapshot's rows, and one query in latencySample is timed.
+func (h handler) serveCounted(w dns.ResponseWriter, req *dns.Msg, cur *served) {
+	timed := rand.Uint32()%latencySample == 0
+	var start time.Time
+	if timed {
+		start = time.Now()
+	}
+	m := cur.snap.respond(req, h.tcp, remoteAddr(w), nil, cur.stats)
+	h.s.stats.response(m, h.tcp)
+	h.write(w, m)
+	if timed {
+		cur.stats.m.latency.Observe(time.Since(start).Seconds())
+	}
+}
+
+func (h handler) write(w dns.ResponseWriter, m *dns.Msg) {
+	if err := w.WriteMsg(m); err != nil {
+		h.s.stats.writeFailed.Add(1) // the client is gone; nothing else to do
+	}
 }

@@ -87,6 +87,9 @@ func (s *Snapshot) resolve(m *dns.Msg, z *zone, qname string, qtype uint16, q *q
 		var target string // a CNAME target to follow
 		if svc := n.service(qtype); svc != nil {
 			q.kind(chain, kindService)
+			if chain == 0 {
+				q.svc = svc
+			}
 			var ok bool
 			if target, ok = s.serviceAnswer(m, svc, owner, q); !ok {
 				m.Ns = append(m.Ns, z.negSOA...) // NODATA: fallback none
@@ -153,6 +156,9 @@ func (s *Snapshot) serviceAnswer(m *dns.Msg, svc *service, owner string, q *quer
 	}
 	if svc.rrtype == dns.TypeCNAME {
 		c = c[:1]
+	}
+	if q.st != nil {
+		q.st.answered(c)
 	}
 	if m.Answer == nil {
 		m.Answer = make([]dns.RR, 0, len(c))

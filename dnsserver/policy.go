@@ -65,6 +65,9 @@ func (s *Snapshot) decide(svc *service, q *query) ([]cand, fallbackMode) {
 		switch st.kind {
 		case stepHealthy:
 			c, note, fb = healthy(c, svc.fallback)
+			if note != "" && q.st != nil {
+				q.st.fallback(svc, fb) // nothing was healthy
+			}
 		case stepRegion:
 			c, note = s.regionStep(st, c, q)
 		case stepNearest:

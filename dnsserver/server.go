@@ -31,6 +31,9 @@ type Config struct {
 	// Logger receives listener errors; nil discards them. Queries are
 	// never logged.
 	Logger *slog.Logger
+	// Metrics receives the server's Prometheus metrics (NewMetrics); nil
+	// means none, at no cost per query.
+	Metrics *Metrics
 }
 
 // Defaults of Config.
@@ -48,7 +51,7 @@ const udpReadSize = 4096
 type Server struct {
 	cfg   Config
 	log   *slog.Logger
-	snap  atomic.Pointer[Snapshot]
+	cur   atomic.Pointer[served] // never nil after New
 	stats counters
 
 	mu       sync.Mutex // guards the fields below; never taken by a query
@@ -76,13 +79,35 @@ func New(cfg Config) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg, log: log}
+	s := &Server{cfg: cfg, log: log}
+	if cfg.Metrics != nil {
+		cfg.Metrics.addServer(s)
+	}
+	s.Swap(nil)
+	return s
+}
+
+// served is what the handler loads per query: the snapshot and, with
+// Metrics, its counter rows.
+type served struct {
+	snap  *Snapshot
+	stats *snapStats // nil without Metrics
 }
 
 // Swap makes snap the snapshot that answers every query from now on. Queries
 // being answered finish with the one they started with. A nil snap makes
-// every query REFUSED.
-func (s *Server) Swap(snap *Snapshot) { s.snap.Store(snap) }
+// every query REFUSED. With Metrics, Swap resolves the snapshot's counter
+// rows (off the query path) and releases those of the snapshot it
+// replaces.
+func (s *Server) Swap(snap *Snapshot) {
+	cur := &served{snap: snap}
+	if m := s.cfg.Metrics; m != nil {
+		cur.stats = m.attach(snap)
+	}
+	if old := s.cur.Swap(cur); old != nil && s.cfg.Metrics != nil {
+		s.cfg.Metrics.detach(old.stats)
+	}
+}
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats { return s.stats.load() }
@@ -190,8 +215,8 @@ func (s *Server) dnsServer(tcp bool) *dns.Server {
 		ReadTimeout:    s.cfg.ReadTimeout,
 		WriteTimeout:   s.cfg.ReadTimeout,
 		IdleTimeout:    func() time.Duration { return idle },
-		MsgAcceptFunc:  s.stats.accept,
-		MsgInvalidFunc: s.stats.invalid,
+		MsgAcceptFunc:  s.stats.accept(tcp),
+		MsgInvalidFunc: s.stats.invalid(tcp),
 		DecorateWriter: func(w dns.Writer) dns.Writer { return scrubWriter{w} },
 	}
 	if tcp {

@@ -27,10 +27,14 @@ type region struct {
 // datacenter is a compiled model.Datacenter.
 type datacenter struct {
 	name     string
+	idx      int     // position in Snapshot.dcList, for metrics
 	region   *region // nil when the data center names none
 	lat, lon float64
-	// drain and forceDown apply to every endpoint in the data center.
+	// drain and forceDown are the state file's flags; they apply to every
+	// endpoint in the data center that no API override covers.
 	drain, forceDown bool
+	// override is the operator's API override of the data center, if any.
+	override *override
 }
 
 // health is what the snapshot knows of an endpoint's state. Unknown
@@ -54,12 +58,16 @@ type endpoint struct {
 	target   string
 	weight   int
 	priority int
-	// health comes from ForceDown today and from the checkers' verdicts
-	// later; drained is the operator's Drain of the endpoint or its data
-	// center, kept apart so that fail-open can still leave drained
+	// health and drained are the endpoint's effective state, decided at
+	// Build (endpointState): the checkers' verdict (later; up today) under
+	// the operator's override or the state file's flags. drained is kept
+	// apart from health so that fail-open can still leave drained
 	// endpoints out.
 	health  health
 	drained bool
+	// override is the API override in effect (the endpoint's own, else its
+	// data center's), for explanations; nil when none applies.
+	override *override
 	// load is the load the health checks report (0 to 1); hasLoad says
 	// whether there is any. Nothing reports load yet.
 	load    float64
@@ -139,6 +147,8 @@ type step struct {
 
 // service is a compiled model.Service.
 type service struct {
+	idx        int    // position in Snapshot.services, for metrics
+	zone       string // apex of the zone that holds it
 	name       string // canonical
 	rrtype     uint16 // dns.TypeA, TypeAAAA or TypeCNAME
 	typ        string // "A", "AAAA" or "CNAME"

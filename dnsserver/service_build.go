@@ -18,8 +18,8 @@ import (
 // buildGeo compiles the regions and data centers of st: regions in name
 // order, the country and continent tables (the first region in name order
 // that lists a code wins), and one geo.Networks of every region's
-// networks.
-func (s *Snapshot) buildGeo(st *model.State) error {
+// networks; and the data centers with their overrides.
+func (s *Snapshot) buildGeo(st *model.State, overrides *overrideSet) error {
 	regs := make([]*model.Region, len(st.Regions))
 	for i := range st.Regions {
 		regs[i] = &st.Regions[i]
@@ -68,24 +68,25 @@ func (s *Snapshot) buildGeo(st *model.State) error {
 		if md.Name == "" || s.dcs[md.Name] != nil {
 			return fmt.Errorf("%w: data center %q: empty or defined twice", ErrInvalidGSLB, md.Name)
 		}
-		dc := &datacenter{name: md.Name, lat: md.Location.Lat, lon: md.Location.Lon,
-			drain: md.Drain, forceDown: md.ForceDown}
+		dc := &datacenter{name: md.Name, idx: len(s.dcList), lat: md.Location.Lat, lon: md.Location.Lon,
+			drain: md.Drain, forceDown: md.ForceDown, override: overrides.datacenter(md.Name)}
 		if md.Region != "" {
 			if dc.region = s.regionByName[md.Region]; dc.region == nil {
 				return fmt.Errorf("%w: data center %s: unknown region %q", ErrInvalidGSLB, md.Name, md.Region)
 			}
 		}
 		s.dcs[dc.name] = dc
+		s.dcList = append(s.dcList, dc)
 	}
 	return nil
 }
 
 // buildServices compiles every service of st and groups them by the
 // apex of the served zone that holds them (the longest match).
-func (s *Snapshot) buildServices(st *model.State, apexes map[string]bool) (map[string][]*service, error) {
+func (s *Snapshot) buildServices(st *model.State, apexes map[string]bool, overrides *overrideSet) (map[string][]*service, error) {
 	out := map[string][]*service{}
 	for i := range st.Services {
-		svc, err := s.buildService(&st.Services[i])
+		svc, err := s.buildService(&st.Services[i], overrides)
 		if err != nil {
 			return nil, err
 		}
@@ -104,15 +105,18 @@ func (s *Snapshot) buildServices(st *model.State, apexes map[string]bool) (map[s
 		if apex == "" {
 			return nil, fmt.Errorf("%w: service %s: not inside any served zone", ErrInvalidGSLB, svc.name)
 		}
+		svc.zone, svc.idx = apex, len(s.services)
+		s.services = append(s.services, svc)
 		out[apex] = append(out[apex], svc)
 	}
 	return out, nil
 }
 
 // buildService compiles one service: answer records per endpoint, health
-// from the operator's overrides, the policy chain with its arguments
-// resolved to data centers and regions, and the fallback.
-func (s *Snapshot) buildService(ms *model.Service) (*service, error) {
+// from the operator's overrides and the state file's flags, the policy
+// chain with its arguments resolved to data centers and regions, and the
+// fallback.
+func (s *Snapshot) buildService(ms *model.Service, overrides *overrideSet) (*service, error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("%w: service %s: %s", ErrInvalidGSLB, ms.Name, fmt.Sprintf(format, args...))
 	}
@@ -139,7 +143,8 @@ func (s *Snapshot) buildService(ms *model.Service) (*service, error) {
 	}
 
 	svc.endpoints = make([]endpoint, len(ms.Endpoints))
-	for i, me := range ms.Endpoints {
+	for i := range ms.Endpoints {
+		me := &ms.Endpoints[i]
 		dc := s.dcs[me.Datacenter]
 		if dc == nil {
 			return nil, fail("endpoint %s: unknown data center %q", me.Address, me.Datacenter)
@@ -153,11 +158,8 @@ func (s *Snapshot) buildService(ms *model.Service) (*service, error) {
 		}
 		ep := &svc.endpoints[i]
 		*ep = endpoint{dc: dc, address: me.Address, rr: rr, target: target, weight: me.Weight,
-			priority: me.Priority, health: healthUp, drained: me.Drain || dc.drain,
-			hash: mix64(fnvString(fnvOffset, key))}
-		if me.ForceDown || dc.forceDown {
-			ep.health = healthDown
-		}
+			priority: me.Priority, hash: mix64(fnvString(fnvOffset, key))}
+		ep.health, ep.drained, ep.override = endpointState(healthUp, me, dc, overrides.endpoint(svc, key))
 	}
 
 	if err := s.buildChain(svc, ms.Policy); err != nil {

@@ -31,11 +31,16 @@ type Snapshot struct {
 	byCountry    map[string]*region // the first region, in name order, listing the country
 	byContinent  map[string]*region // likewise for continents
 	dcs          map[string]*datacenter
+	dcList       []*datacenter // in state order; datacenter.idx indexes it
+	services     []*service    // every service; service.idx indexes it
+	// stale are the targets of the overrides Build ignored.
+	stale []string
 }
 
 // zone is one served zone, indexed by owner name.
 type zone struct {
 	apex  string
+	idx   int              // position in Snapshot.names, for metrics
 	nodes map[string]*node // by canonical owner name, empty non-terminals included
 	// negSOA is the SOA for the authority section of negative answers, its
 	// TTL lowered to the SOA MINIMUM (RFC 2308 section 5).
@@ -115,6 +120,12 @@ type BuildOptions struct {
 	// Locator locates clients for the geographic steps; nil means no
 	// GeoIP database (custom networks of regions still apply).
 	Locator Locator
+	// Overrides are the operators' API overrides (drain, force_down,
+	// force_up of a data center or an endpoint), read from the store with
+	// the state. They beat the state file's drain and force_down flags;
+	// see endpointState. An override whose target the state does not have
+	// is ignored, and listed by Snapshot.StaleOverrides.
+	Overrides []model.Override
 }
 
 // Build makes a Snapshot of st, read at store revision rev: the zones and
@@ -124,11 +135,13 @@ type BuildOptions struct {
 // Every record is parsed and checked; the first bad one fails the build
 // with an error wrapping ErrInvalidRecord that names the zone, record name
 // and type. A service, region or data center that cannot be served fails
-// it with an error wrapping ErrInvalidGSLB. A failed build changes
-// nothing: the caller keeps serving its last snapshot.
+// it with an error wrapping ErrInvalidGSLB. Overrides never fail it. A
+// failed build changes nothing: the caller keeps serving its last
+// snapshot.
 func Build(st *model.State, rev int64, opts BuildOptions) (*Snapshot, error) {
 	s := &Snapshot{rev: rev, zones: make(map[string]*zone, len(st.Zones)), locator: opts.Locator}
-	if err := s.buildGeo(st); err != nil {
+	overrides := compileOverrides(opts.Overrides)
+	if err := s.buildGeo(st, overrides); err != nil {
 		return nil, err
 	}
 	apexes := make(map[string]bool, len(st.Zones))
@@ -137,7 +150,7 @@ func Build(st *model.State, rev int64, opts BuildOptions) (*Snapshot, error) {
 			apexes[apex] = true
 		}
 	}
-	services, err := s.buildServices(st, apexes)
+	services, err := s.buildServices(st, apexes, overrides)
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +167,10 @@ func Build(st *model.State, rev int64, opts BuildOptions) (*Snapshot, error) {
 		s.names = append(s.names, z.apex)
 	}
 	slices.Sort(s.names)
+	for i, apex := range s.names {
+		s.zones[apex].idx = i
+	}
+	s.stale = overrides.stale()
 	return s, nil
 }
 
