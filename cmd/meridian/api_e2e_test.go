@@ -127,7 +127,8 @@ func TestAPIChangeReachesDNS(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, name := range []string{"meridian_api_requests_total", "go_goroutines"} {
+	for _, name := range []string{"meridian_api_requests_total", "meridian_dns_queries_total", "meridian_dns_snapshot_builds_total",
+		"meridian_store_revision", "go_goroutines"} {
 		if !strings.Contains(string(metrics), name) {
 			t.Errorf("/metrics lacks %s", name)
 		}

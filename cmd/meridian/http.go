@@ -23,10 +23,27 @@ import (
 // an admin token (for automation and tests): a contract.
 const adminTokenEnv = "MERIDIAN_ADMIN_TOKEN"
 
-// newRegistry is the process's Prometheus registry, served at /metrics.
-func newRegistry() *prometheus.Registry {
+// newRegistry is the process's Prometheus registry, served at /metrics:
+// Go and process collectors and the store's revision. The DNS and API
+// packages register their own collectors on it.
+func newRegistry(st store.Store) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "meridian_store_revision",
+			Help: "Current revision of the store: one more for every committed change.",
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			rev, err := st.Revision(ctx)
+			if err != nil {
+				return -1
+			}
+			return float64(rev)
+		}),
+	)
 	return reg
 }
 

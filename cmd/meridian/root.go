@@ -23,6 +23,7 @@ addresses of the data center that should serve the client.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCmd(), newExplainCmd(), newVersionCmd())
+	root.AddCommand(clientCommands()...)
 	return root
 }
 

@@ -57,20 +57,26 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 
 	// Watch before the first load, so that no change slips between them.
 	changes := st.Watch(ctx)
+	buildStart := time.Now()
 	snap, err := buildSnapshot(ctx, st, opts)
 	if err != nil {
 		return fmt.Errorf("building the first DNS snapshot: %w", err)
 	}
-	dns := dnsserver.New(dnsserver.Config{Listen: cfg.DNS.Listen, Logger: log})
+	reg := newRegistry(st)
+	metrics, err := dnsserver.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	metrics.ObserveBuild(time.Since(buildStart), snap, nil)
+	dns := dnsserver.New(dnsserver.Config{Listen: cfg.DNS.Listen, Logger: log, Metrics: metrics})
 	dns.Swap(snap)
 	if err := dns.Start(ctx); err != nil {
 		return fmt.Errorf("dns: %w", err)
 	}
-	f := &follower{st: st, dns: dns, log: log, opts: opts, built: snap.Revision()}
+	f := &follower{st: st, dns: dns, log: log, opts: opts, metrics: metrics, built: snap.Revision()}
 	f.current.Store(snap)
 
 	var ready atomic.Bool
-	reg := newRegistry()
 	apiSrv, err := newAPI(ctx, st, f, reg, &ready, log)
 	if err != nil {
 		_ = dns.Shutdown(context.Background())
@@ -144,8 +150,20 @@ func applyStateFile(ctx context.Context, st store.Store, path string, log *slog.
 	return nil
 }
 
+// buildSnapshot reads the desired state and the operators' overrides in
+// one consistent view and builds the DNS snapshot from them.
 func buildSnapshot(ctx context.Context, st store.Store, opts dnsserver.BuildOptions) (*dnsserver.Snapshot, error) {
-	state, rev, err := store.LoadState(ctx, st)
+	var state *model.State
+	var rev int64
+	err := st.View(ctx, func(tx store.Tx) error {
+		rev = tx.Revision()
+		var err error
+		if state, err = store.ReadState(tx); err != nil {
+			return err
+		}
+		opts.Overrides, err = store.List[model.Override](tx)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +195,8 @@ type follower struct {
 	dns      *dnsserver.Server
 	log      *slog.Logger
 	opts     dnsserver.BuildOptions
-	built    int64 // revision of the snapshot being served
+	metrics  *dnsserver.Metrics // nil in tests that need none
+	built    int64              // revision of the snapshot being served
 	failures atomic.Int64
 	// current is the snapshot being served, for the API's explain.
 	current atomic.Pointer[dnsserver.Snapshot]
@@ -190,6 +209,9 @@ func (f *follower) run(ctx context.Context, changes <-chan int64) {
 		}
 		start := time.Now()
 		snap, err := buildSnapshot(ctx, f.st, f.opts)
+		if f.metrics != nil && ctx.Err() == nil {
+			f.metrics.ObserveBuild(time.Since(start), snap, err)
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				f.failures.Add(1)
@@ -201,6 +223,9 @@ func (f *follower) run(ctx context.Context, changes <-chan int64) {
 		f.current.Store(snap)
 		f.built = snap.Revision()
 		f.log.Info("snapshot rebuilt", "revision", f.built, "zones", len(snap.Zones()), "took", time.Since(start).Round(time.Microsecond))
+		if stale := snap.StaleOverrides(); len(stale) > 0 {
+			f.log.Warn("overrides name targets that no longer exist; they have no effect", "targets", stale)
+		}
 	}
 }
 
