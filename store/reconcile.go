@@ -178,7 +178,8 @@ func plan(tx Tx, source string, desired *model.State) (*Diff, error) {
 	return d, nil
 }
 
-// apply writes the changes of d in order, and the event that records them.
+// apply writes the changes of d in order, with an audit event for each
+// (who, what, before and after) and one that sums them up.
 func apply(tx Tx, source, actor string, d *Diff) error {
 	for _, c := range d.Changes {
 		var err error
@@ -190,8 +191,26 @@ func apply(tx Tx, source, actor string, d *Diff) error {
 		if err != nil {
 			return err
 		}
+		e := &model.Event{Type: c.Action, Object: string(c.Kind) + "/" + c.Name, Actor: actor,
+			Detail: "reconcile of " + source, Before: eventJSON(c.Before), After: eventJSON(c.After)}
+		if err := AppendEvent(tx, e); err != nil {
+			return err
+		}
 	}
 	return AppendEvent(tx, &model.Event{Type: "reconcile", Actor: actor, Detail: source + ": " + d.Summary()})
+}
+
+// eventJSON is obj as an event's before or after; "" for nil. Reconcile
+// handles desired-state kinds only, which hold no secrets.
+func eventJSON(obj model.Object) string {
+	if obj == nil {
+		return ""
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }
 
 // storedKind is every stored object of one kind.

@@ -87,9 +87,19 @@ func testReconcileCreate(t *testing.T, s store.Store) {
 			t.Errorf("%s %s: Before %v, After %v", c.Action, c.Name, c.Before, c.After)
 		}
 	}
+	// One audit event per change (what, before and after), then a summary.
 	ev := events(t, s)
-	if len(ev) != 1 || ev[0].Type != "reconcile" || ev[0].Actor != srcFile || !strings.Contains(ev[0].Detail, "6 created, 0 updated, 0 deleted") {
-		t.Fatalf("events %+v, want one reconcile event by %s saying 6 created", ev, srcFile)
+	if len(ev) != 7 {
+		t.Fatalf("%d events, want 6 changes and a summary: %+v", len(ev), ev)
+	}
+	for i, c := range d.Changes {
+		e := ev[i]
+		if e.Type != store.ActionCreate || e.Object != string(c.Kind)+"/"+c.Name || e.Actor != srcFile || e.Before != "" || !strings.Contains(e.After, `"name"`) {
+			t.Errorf("event %d = %+v, want a create of %s/%s by %s with the object after", i, e, c.Kind, c.Name, srcFile)
+		}
+	}
+	if last := ev[6]; last.Type != "reconcile" || last.Actor != srcFile || !strings.Contains(last.Detail, "6 created, 0 updated, 0 deleted") {
+		t.Fatalf("last event %+v, want a reconcile summary by %s saying 6 created", last, srcFile)
 	}
 }
 
@@ -141,8 +151,21 @@ func testReconcileUpdateDelete(t *testing.T, s store.Store) {
 		t.Fatalf("stored state (-desired +stored):\n%s", diff)
 	}
 	ev := events(t, s)
-	if len(ev) != 2 || ev[1].Actor != "alice" || !strings.Contains(ev[1].Detail, "1 created, 2 updated, 1 deleted") {
-		t.Fatalf("last event %+v, want alice's with 1 created, 2 updated, 1 deleted", ev[len(ev)-1])
+	last := ev[len(ev)-1]
+	if last.Type != "reconcile" || last.Actor != "alice" || !strings.Contains(last.Detail, "1 created, 2 updated, 1 deleted") {
+		t.Fatalf("last event %+v, want alice's summary with 1 created, 2 updated, 1 deleted", last)
+	}
+	var updated int
+	for _, e := range ev {
+		if e.Type == "update" && e.Actor == "alice" {
+			updated++
+			if e.Before == "" || e.After == "" || e.Before == e.After {
+				t.Errorf("update event %+v lacks distinct before and after", e)
+			}
+		}
+	}
+	if updated != 2 {
+		t.Errorf("%d update events by alice, want 2", updated)
 	}
 }
 
