@@ -128,9 +128,14 @@ func TestAPIChangeReachesDNS(t *testing.T) {
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, name := range []string{"meridian_api_requests_total", "meridian_dns_queries_total", "meridian_dns_snapshot_builds_total",
-		"meridian_store_revision", "go_goroutines"} {
+		"meridian_store_revision", "meridian_go_goroutines", "meridian_process_cpu_seconds_total"} {
 		if !strings.Contains(string(metrics), name) {
 			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	for _, line := range strings.Split(string(metrics), "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") && !strings.HasPrefix(line, "meridian_") {
+			t.Errorf("/metrics has a series not named meridian_*: %s", line)
 		}
 	}
 	p.stop(t)

@@ -28,9 +28,13 @@ const adminTokenEnv = "MERIDIAN_ADMIN_TOKEN"
 // packages register their own collectors on it.
 func newRegistry(st store.Store) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(
+	// Every name begins with meridian_, the Go runtime's and the process's
+	// too (meridian_go_goroutines, meridian_process_cpu_seconds_total).
+	prometheus.WrapRegistererWithPrefix("meridian_", reg).MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "meridian_store_revision",
 			Help: "Current revision of the store: one more for every committed change.",
