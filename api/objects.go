@@ -14,21 +14,8 @@ import (
 
 // newObject returns an empty object of kind to decode into.
 func newObject(kind model.Kind) (model.Object, error) {
-	switch kind {
-	case model.KindZone:
-		return &model.Zone{}, nil
-	case model.KindRegion:
-		return &model.Region{}, nil
-	case model.KindDatacenter:
-		return &model.Datacenter{}, nil
-	case model.KindService:
-		return &model.Service{}, nil
-	case model.KindOverride:
-		return &model.Override{}, nil
-	case model.KindToken:
-		return &model.Token{}, nil
-	case model.KindChecker:
-		return &model.Checker{}, nil
+	if obj, ok := model.NewObject(kind); ok {
+		return obj, nil
 	}
 	return nil, fmt.Errorf("api: no object type for kind %s", kind)
 }

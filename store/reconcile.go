@@ -237,17 +237,11 @@ func loadKind(tx Tx, kind model.Kind) (storedKind, error) {
 }
 
 func newStateObject(kind model.Kind) (model.Object, error) {
-	switch kind {
-	case model.KindZone:
-		return &model.Zone{}, nil
-	case model.KindRegion:
-		return &model.Region{}, nil
-	case model.KindDatacenter:
-		return &model.Datacenter{}, nil
-	case model.KindService:
-		return &model.Service{}, nil
+	if !slices.Contains(model.StateKinds, kind) {
+		return nil, fmt.Errorf("store: %s is not part of a desired state", kind)
 	}
-	return nil, fmt.Errorf("store: %s is not part of a desired state", kind)
+	obj, _ := model.NewObject(kind)
+	return obj, nil
 }
 
 // desiredState is a shallow copy of a desired state: Reconcile sets Meta

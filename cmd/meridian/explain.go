@@ -70,14 +70,12 @@ prefix (2.2.3.0/24), sent as EDNS Client Subnet from --resolver.`,
 				return err
 			}
 			quiet := slog.New(slog.DiscardHandler)
-			db, err := openGeo(cfg, quiet)
+			db, opts, err := geoOptions(cfg, quiet)
 			if err != nil {
 				return err
 			}
-			opts := dnsserver.BuildOptions{}
 			if db != nil {
 				defer db.Close()
-				opts.Locator = db
 			}
 			snap, err := dnsserver.Build(desired, 0, opts)
 			if err != nil {

@@ -45,14 +45,12 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		}
 	}
 
-	db, err := openGeo(cfg, log)
+	db, opts, err := geoOptions(cfg, log)
 	if err != nil {
 		return err
 	}
-	opts := dnsserver.BuildOptions{}
 	if db != nil {
 		defer db.Close()
-		opts.Locator = db
 	}
 
 	// Watch before the first load, so that no change slips between them.
@@ -168,6 +166,16 @@ func buildSnapshot(ctx context.Context, st store.Store, opts dnsserver.BuildOpti
 		return nil, err
 	}
 	return dnsserver.Build(state, rev, opts)
+}
+
+// geoOptions opens the GeoIP databases of the config, if any, and returns
+// them with the build options that use them; the caller closes db.
+func geoOptions(cfg *Config, log *slog.Logger) (*geo.DB, dnsserver.BuildOptions, error) {
+	db, err := openGeo(cfg, log)
+	if err != nil || db == nil {
+		return nil, dnsserver.BuildOptions{}, err
+	}
+	return db, dnsserver.BuildOptions{Locator: db}, nil
 }
 
 // openGeo opens the GeoIP databases named in the config, or returns nil

@@ -60,6 +60,32 @@ type Object interface {
 	Validate() error
 }
 
+// NewObject returns an empty object of kind, to decode into, or false
+// for an unknown kind.
+func NewObject(kind Kind) (Object, bool) {
+	switch kind {
+	case KindZone:
+		return &Zone{}, true
+	case KindRegion:
+		return &Region{}, true
+	case KindDatacenter:
+		return &Datacenter{}, true
+	case KindService:
+		return &Service{}, true
+	case KindChecker:
+		return &Checker{}, true
+	case KindVote:
+		return &Vote{}, true
+	case KindEvent:
+		return &Event{}, true
+	case KindToken:
+		return &Token{}, true
+	case KindOverride:
+		return &Override{}, true
+	}
+	return nil, false
+}
+
 // invalid builds a validation error that names the object and the field.
 func invalid(kind Kind, name, field, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)

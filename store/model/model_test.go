@@ -187,3 +187,15 @@ func TestDurationText(t *testing.T) {
 		t.Errorf("bad duration accepted or unclear: %v", err)
 	}
 }
+
+func TestNewObjectCoversEveryKind(t *testing.T) {
+	for _, kind := range Kinds {
+		obj, ok := NewObject(kind)
+		if !ok || obj.ObjectKind() != kind {
+			t.Errorf("NewObject(%s) = %v, %v", kind, obj, ok)
+		}
+	}
+	if _, ok := NewObject("nope"); ok {
+		t.Error("NewObject accepted an unknown kind")
+	}
+}

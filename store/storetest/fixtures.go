@@ -57,27 +57,11 @@ func sample(kind model.Kind, i int) model.Object {
 
 // newObject returns an empty object of kind to decode into.
 func newObject(kind model.Kind) model.Object {
-	switch kind {
-	case model.KindZone:
-		return &model.Zone{}
-	case model.KindRegion:
-		return &model.Region{}
-	case model.KindDatacenter:
-		return &model.Datacenter{}
-	case model.KindService:
-		return &model.Service{}
-	case model.KindChecker:
-		return &model.Checker{}
-	case model.KindVote:
-		return &model.Vote{}
-	case model.KindEvent:
-		return &model.Event{}
-	case model.KindToken:
-		return &model.Token{}
-	case model.KindOverride:
-		return &model.Override{}
+	obj, ok := model.NewObject(kind)
+	if !ok {
+		panic("storetest: unknown kind " + string(kind))
 	}
-	panic("storetest: unknown kind " + string(kind))
+	return obj
 }
 
 func decode(t *testing.T, kind model.Kind, b []byte) model.Object {
