@@ -9,39 +9,17 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/meridian-gslb/meridian/api/wire"
 	"github.com/meridian-gslb/meridian/store"
 	"github.com/meridian-gslb/meridian/store/model"
 )
 
-// Problem is an RFC 9457 problem detail, the body of every error
-// response (Content-Type application/problem+json).
-type Problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail,omitempty"`
-	// Instance is the request path the problem occurred on.
-	Instance string `json:"instance,omitempty"`
-	// Errors lists the fields at fault, for validation failures (400
-	// and 422).
-	Errors []FieldError `json:"errors,omitempty"`
-	// CurrentRevision is the object's revision when an If-Match failed
-	// (409); 0 when the object does not exist.
-	CurrentRevision *int64 `json:"current_revision,omitempty"`
-	// ReferencedBy names, as "kind/name", the objects that still refer
-	// to an object that cannot be deleted (409).
-	ReferencedBy []string `json:"referenced_by,omitempty"`
-}
-
-// FieldError is one field at fault. Field uses the JSON names of the
-// body ("endpoints", "soa.retry"); it is empty when the message is about
-// the object as a whole.
-type FieldError struct {
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
-}
-
-func (p *Problem) Error() string { return p.Title + ": " + p.Detail }
+// Problem and FieldError are the API's error contract, defined once in
+// package wire for the server and the client.
+type (
+	Problem    = wire.Problem
+	FieldError = wire.FieldError
+)
 
 // Problem types. They are URNs: stable names to switch on, not pages.
 const (

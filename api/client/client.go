@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meridian-gslb/meridian/api/wire"
 	"github.com/meridian-gslb/meridian/store/model"
 )
 
@@ -89,35 +90,12 @@ func ParseServer(server string) (*url.URL, error) {
 // Server is the server's base URL as the client uses it.
 func (c *Client) Server() string { return c.base.String() }
 
-// Problem is an error answer of the API: an RFC 9457 problem detail, or
-// one made up from the status when the answer was not one (a proxy's
-// error page).
-type Problem struct {
-	Type     string       `json:"type"`
-	Title    string       `json:"title"`
-	Status   int          `json:"status"`
-	Detail   string       `json:"detail,omitempty"`
-	Instance string       `json:"instance,omitempty"`
-	Errors   []FieldError `json:"errors,omitempty"`
-	// CurrentRevision is the object's revision after a failed If-Match.
-	CurrentRevision *int64 `json:"current_revision,omitempty"`
-	// ReferencedBy names the objects that keep a delete from happening.
-	ReferencedBy []string `json:"referenced_by,omitempty"`
-}
-
-// FieldError is one field at fault in a 400 or 422.
-type FieldError struct {
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
-}
-
-func (p *Problem) Error() string {
-	s := fmt.Sprintf("%d %s", p.Status, p.Title)
-	if p.Detail != "" {
-		s += ": " + p.Detail
-	}
-	return s
-}
+// Problem and FieldError are the API's error contract, defined once in
+// package wire for the server and the client.
+type (
+	Problem    = wire.Problem
+	FieldError = wire.FieldError
+)
 
 // NetworkError is a request that got no HTTP answer: the server cannot
 // be reached, refused the connection, timed out or broke off.
