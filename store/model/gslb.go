@@ -2,6 +2,7 @@ package model
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -166,7 +167,9 @@ func (e *Endpoint) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Check describes how endpoints of a service are probed.
+// Check describes how endpoints of a service are probed. The first eleven
+// keys are the state file's contract (issue 5); the rest refine a probe of
+// their type.
 type Check struct {
 	Type         string   `json:"type" yaml:"type"` // http, https, tcp, dns
 	Port         int      `json:"port,omitempty" yaml:"port,omitempty"`
@@ -178,7 +181,40 @@ type Check struct {
 	Timeout      Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
 	Rise         int      `json:"rise,omitempty" yaml:"rise,omitempty"`
 	Fall         int      `json:"fall,omitempty" yaml:"fall,omitempty"`
-	Quorum       string   `json:"quorum,omitempty" yaml:"quorum,omitempty"` // majority (default), any, all, or a number
+	Quorum       Quorum   `json:"quorum,omitempty" yaml:"quorum,omitempty"` // majority (default), any, all, or a number
+
+	// http and https.
+	Method     string `json:"method,omitempty" yaml:"method,omitempty"`           // GET (default), HEAD, POST...
+	ServerName string `json:"server_name,omitempty" yaml:"server_name,omitempty"` // TLS server name; default: host's, else the target's
+	SkipVerify bool   `json:"skip_verify,omitempty" yaml:"skip_verify,omitempty"` // https without certificate verification
+
+	// dns: the query sent to the endpoint (a name server) and what it
+	// must answer.
+	QueryName    string `json:"query_name,omitempty" yaml:"query_name,omitempty"`       // required for dns
+	QueryType    string `json:"query_type,omitempty" yaml:"query_type,omitempty"`       // A (default), AAAA, TXT, SOA, NS, CNAME, MX
+	ExpectRcode  string `json:"expect_rcode,omitempty" yaml:"expect_rcode,omitempty"`   // NOERROR (default), NXDOMAIN, ...
+	ExpectAnswer string `json:"expect_answer,omitempty" yaml:"expect_answer,omitempty"` // a substring one answer record's data must contain
+}
+
+// Quorum is a check's quorum rule: "majority", "any", "all" or a number of
+// checkers. JSON and YAML accept the number bare (quorum: 2) or quoted.
+type Quorum string
+
+func (q *Quorum) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] != '"' {
+		var n json.Number
+		if err := json.Unmarshal(b, &n); err != nil {
+			return fmt.Errorf("quorum: want majority, any, all or a number, got %s", b)
+		}
+		*q = Quorum(n.String())
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*q = Quorum(s)
+	return nil
 }
 
 func (s *Service) ObjectKind() Kind { return KindService }
@@ -268,6 +304,12 @@ func (s *Service) validAddress(a string) string {
 	return ""
 }
 
+// CheckQueryTypes and CheckRcodes are the values a dns check accepts.
+var (
+	CheckQueryTypes = []string{"A", "AAAA", "CNAME", "MX", "NS", "SOA", "TXT", "SRV", "PTR"}
+	CheckRcodes     = []string{"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"}
+)
+
 func (c *Check) validate() string {
 	switch c.Type {
 	case "http", "https", "tcp", "dns":
@@ -289,9 +331,27 @@ func (c *Check) validate() string {
 	switch c.Quorum {
 	case "", "majority", "any", "all":
 	default:
-		if n := atoiPositive(c.Quorum); n <= 0 {
-			return "quorum " + quote(c.Quorum) + " is not majority, any, all or a positive number"
+		if n := atoiPositive(string(c.Quorum)); n <= 0 {
+			return "quorum " + quote(string(c.Quorum)) + " is not majority, any, all or a positive number"
 		}
+	}
+	switch c.Method {
+	case "", "GET", "HEAD", "POST", "PUT", "OPTIONS":
+	default:
+		return "method " + quote(c.Method) + " is not GET, HEAD, POST, PUT or OPTIONS"
+	}
+	if c.Type == "dns" {
+		if c.QueryName == "" || !ValidName(c.QueryName) {
+			return "a dns check needs a query_name that is a domain name"
+		}
+		if c.QueryType != "" && !slices.Contains(CheckQueryTypes, c.QueryType) {
+			return "query_type " + quote(c.QueryType) + " is not one of " + strings.Join(CheckQueryTypes, ", ")
+		}
+		if c.ExpectRcode != "" && !slices.Contains(CheckRcodes, c.ExpectRcode) {
+			return "expect_rcode " + quote(c.ExpectRcode) + " is not one of " + strings.Join(CheckRcodes, ", ")
+		}
+	} else if c.QueryName != "" || c.QueryType != "" || c.ExpectRcode != "" || c.ExpectAnswer != "" {
+		return "query_name, query_type, expect_rcode and expect_answer are for dns checks only"
 	}
 	return ""
 }

@@ -70,3 +70,61 @@ func (v *Vote) Validate() error {
 	}
 	return nil
 }
+
+// Verdict is the fleet's decision about one endpoint of one service: the
+// quorum of the fresh votes. The health engine stores one per endpoint
+// that has had votes; an endpoint without one is unknown (serves as up).
+type Verdict struct {
+	Meta
+	Service    string    `json:"service"`  // the service's key, "app.example.com./A"
+	Endpoint   string    `json:"endpoint"` // the endpoint's address
+	Datacenter string    `json:"datacenter"`
+	Health     Health    `json:"health"`
+	Since      time.Time `json:"since"`            // when Health last changed
+	Reason     string    `json:"reason,omitempty"` // the counts, the rule and the down votes' errors
+	Load       *float64  `json:"load,omitempty"`   // mean load the fresh up votes reported
+	Votes      []Vote    `json:"votes,omitempty"`  // the votes that were counted, without their Meta
+}
+
+func (v *Verdict) ObjectKind() Kind { return KindVerdict }
+
+// ObjectName is VerdictName(service, endpoint).
+func (v *Verdict) ObjectName() string { return VerdictName(v.Service, v.Endpoint) }
+
+// VerdictName is the stored name of the verdict on one endpoint of a
+// service (the service's key and the endpoint's address).
+func VerdictName(service, endpoint string) string { return service + "|" + endpoint }
+
+func (v *Verdict) Validate() error {
+	if v.Service == "" || v.Endpoint == "" {
+		return invalid(KindVerdict, v.ObjectName(), "", "service and endpoint are required")
+	}
+	switch v.Health {
+	case HealthUp, HealthDown, HealthUnknown:
+	default:
+		return invalid(KindVerdict, v.ObjectName(), "health", "%q is not up, down or unknown", v.Health)
+	}
+	return nil
+}
+
+// Job is one entry of a checker's check list: probe this endpoint of this
+// service with this check. The API serves the list to remote agents; the
+// embedded checker builds the same list from the store.
+type Job struct {
+	Service    string `json:"service"`  // the service's key, "app.example.com./A"
+	Endpoint   string `json:"endpoint"` // the endpoint's address, as votes name it
+	Datacenter string `json:"datacenter"`
+	Target     string `json:"target"` // host:port to probe (check_target, else address:port)
+	Check      Check  `json:"check"`  // with its defaults filled in
+}
+
+// JobKey identifies a job: its service and endpoint.
+func (j Job) JobKey() string { return VerdictName(j.Service, j.Endpoint) }
+
+// Report is one batch a checker sends: who it is, whether it believes
+// itself cut off, and its current votes.
+type Report struct {
+	Checker  Checker `json:"checker"`
+	Isolated bool    `json:"isolated,omitempty"`
+	Votes    []Vote  `json:"votes"`
+}

@@ -23,11 +23,13 @@ const (
 	KindEvent      Kind = "event"
 	KindToken      Kind = "token"
 	KindOverride   Kind = "override"
+	KindVerdict    Kind = "verdict"
+	KindWebhook    Kind = "webhook"
 )
 
 // Kinds lists every kind, in the order a reconciler applies creations
 // (referenced objects before the objects that reference them).
-var Kinds = []Kind{KindZone, KindRegion, KindDatacenter, KindService, KindChecker, KindVote, KindEvent, KindToken, KindOverride}
+var Kinds = []Kind{KindZone, KindRegion, KindDatacenter, KindService, KindWebhook, KindChecker, KindVote, KindVerdict, KindEvent, KindToken, KindOverride}
 
 // Sources that can manage an object.
 const (
@@ -82,6 +84,10 @@ func NewObject(kind Kind) (Object, bool) {
 		return &Token{}, true
 	case KindOverride:
 		return &Override{}, true
+	case KindVerdict:
+		return &Verdict{}, true
+	case KindWebhook:
+		return &Webhook{}, true
 	}
 	return nil, false
 }

@@ -11,6 +11,7 @@ type State struct {
 	Regions     []Region     `json:"regions,omitempty"`
 	Datacenters []Datacenter `json:"datacenters,omitempty"`
 	Services    []Service    `json:"services,omitempty"`
+	Notify      []Webhook    `json:"notify,omitempty"`
 }
 
 // Validate checks every object and the references between them: unique
@@ -116,6 +117,17 @@ func (s *State) Validate() error {
 			}
 		}
 	}
+	hooks := map[string]bool{}
+	for i := range s.Notify {
+		w := &s.Notify[i]
+		if err := w.Validate(); err != nil {
+			return err
+		}
+		if hooks[w.Name] {
+			return invalid(KindWebhook, w.Name, "", "defined twice")
+		}
+		hooks[w.Name] = true
+	}
 	return nil
 }
 
@@ -146,6 +158,9 @@ func (s *State) Objects() []Object {
 	for i := range s.Services {
 		out = append(out, &s.Services[i])
 	}
+	for i := range s.Notify {
+		out = append(out, &s.Notify[i])
+	}
 	return out
 }
 
@@ -160,6 +175,8 @@ func (s *State) Add(obj Object) error {
 		s.Datacenters = append(s.Datacenters, *o)
 	case *Service:
 		s.Services = append(s.Services, *o)
+	case *Webhook:
+		s.Notify = append(s.Notify, *o)
 	default:
 		return fmt.Errorf("model: %s is not part of a desired state", obj.ObjectKind())
 	}
@@ -167,4 +184,4 @@ func (s *State) Add(obj Object) error {
 }
 
 // StateKinds are the kinds a desired state holds and a reconciler manages.
-var StateKinds = []Kind{KindZone, KindRegion, KindDatacenter, KindService}
+var StateKinds = []Kind{KindZone, KindRegion, KindDatacenter, KindService, KindWebhook}

@@ -32,6 +32,13 @@ type file struct {
 	Regions     []region     `yaml:"regions"`
 	Datacenters []datacenter `yaml:"datacenters"`
 	Services    []service    `yaml:"services"`
+	Notify      []webhook    `yaml:"notify"`
+}
+
+type webhook struct {
+	Name   string `yaml:"name"`
+	URL    string `yaml:"url"`
+	Secret string `yaml:"secret"`
 }
 
 type region struct {
@@ -57,6 +64,30 @@ type service struct {
 	MaxAnswers int        `yaml:"max_answers"`
 	Fallback   any        `yaml:"fallback"` // all, none or {backup: [...]}
 	Endpoints  []endpoint `yaml:"endpoints"`
+	Check      *check     `yaml:"check"`
+}
+
+// check is model.Check as written in a state file; durations are Go
+// duration strings and quorum a rule or a bare number.
+type check struct {
+	Type         string         `yaml:"type"`
+	Port         int            `yaml:"port"`
+	Path         string         `yaml:"path"`
+	Host         string         `yaml:"host"`
+	ExpectStatus []int          `yaml:"expect_status"`
+	ExpectBody   string         `yaml:"expect_body"`
+	Interval     model.Duration `yaml:"interval"`
+	Timeout      model.Duration `yaml:"timeout"`
+	Rise         int            `yaml:"rise"`
+	Fall         int            `yaml:"fall"`
+	Quorum       string         `yaml:"quorum"`
+	Method       string         `yaml:"method"`
+	ServerName   string         `yaml:"server_name"`
+	SkipVerify   bool           `yaml:"skip_verify"`
+	QueryName    string         `yaml:"query_name"`
+	QueryType    string         `yaml:"query_type"`
+	ExpectRcode  string         `yaml:"expect_rcode"`
+	ExpectAnswer string         `yaml:"expect_answer"`
 }
 
 type endpoint struct {
@@ -126,6 +157,16 @@ func Parse(path string, data []byte, parseZone ZoneParser) (*model.State, error)
 			return nil, err
 		}
 		st.Services = append(st.Services, *ms)
+	}
+	for i, w := range f.Notify {
+		mw := model.Webhook{Name: w.Name, URL: w.URL, Secret: w.Secret}
+		if mw.Name == "" {
+			mw.Name = model.WebhookName(w.URL)
+		}
+		if err := mw.Validate(); err != nil {
+			return nil, doc.Errorf(fmt.Sprintf("notify[%d]", i), "%v", err)
+		}
+		st.Notify = append(st.Notify, mw)
 	}
 	if err := st.Validate(); err != nil {
 		return nil, doc.Errorf(keyOf(st, err), "%v", err)
@@ -206,8 +247,23 @@ func (s service) model(doc *yamlfile.Doc, key string) (*model.Service, error) {
 			CheckTarget: e.CheckTarget, Drain: e.Drain, ForceDown: e.ForceDown,
 		})
 	}
+	if c := s.Check; c != nil {
+		ms.Check = &model.Check{
+			Type: strings.ToLower(c.Type), Port: c.Port, Path: c.Path, Host: c.Host,
+			ExpectStatus: c.ExpectStatus, ExpectBody: c.ExpectBody,
+			Interval: c.Interval, Timeout: c.Timeout, Rise: c.Rise, Fall: c.Fall,
+			Quorum: model.Quorum(c.Quorum), Method: strings.ToUpper(c.Method),
+			ServerName: c.ServerName, SkipVerify: c.SkipVerify,
+			QueryName: c.QueryName, QueryType: strings.ToUpper(c.QueryType),
+			ExpectRcode: strings.ToUpper(c.ExpectRcode), ExpectAnswer: c.ExpectAnswer,
+		}
+	}
 	if err := ms.Validate(); err != nil {
-		return nil, doc.Errorf(key, "%v", err)
+		field := key
+		if strings.Contains(err.Error(), ": check: ") {
+			field = key + ".check"
+		}
+		return nil, doc.Errorf(field, "%v", err)
 	}
 	return ms, nil
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meridian-gslb/meridian/store/model"
 )
@@ -203,5 +204,86 @@ func TestRegionErrorLine(t *testing.T) {
 	_, err := Load(p, lineParser)
 	if err == nil || !strings.Contains(err.Error(), `state.yaml:3: regions[1]: model: invalid: region "x": continents: "EUR" is not one of`) {
 		t.Errorf("error = %v", err)
+	}
+}
+
+// The check and notify keys are the state file's contract of issue 5.
+func TestLoadCheckAndNotify(t *testing.T) {
+	dir := t.TempDir()
+	p := write(t, dir, "state.yaml", `zones:
+  - name: a.test
+    nameservers: [{name: ns.example.net}]
+datacenters:
+  - {name: fra, location: {lat: 50, lon: 8}}
+  - {name: iad, location: {lat: 39, lon: -77}}
+services:
+  - name: api.a.test
+    type: A
+    policy: failover
+    check: {type: http, port: 8080, path: /healthz, host: api.a.test, expect_status: [200, 204],
+            expect_body: ok, interval: 1s, timeout: 500ms, rise: 2, fall: 3, quorum: 2}
+    endpoints:
+      - {datacenter: fra, address: 192.0.2.1, check_target: "127.0.0.1:18081"}
+      - {datacenter: iad, address: 192.0.2.2, priority: 1}
+  - name: ns.a.test
+    type: A
+    check: {type: dns, query_name: www.a.test, query_type: aaaa, expect_rcode: noerror, quorum: any}
+    endpoints: [{datacenter: fra, address: 192.0.2.3}]
+notify:
+  - {url: "https://hooks.example/meridian", secret: "0123456789abcdef"}
+  - {name: pager, url: "http://127.0.0.1:9/x"}
+`)
+	st, err := Load(p, lineParser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := st.Services[0].Check
+	want := model.Check{Type: "http", Port: 8080, Path: "/healthz", Host: "api.a.test", ExpectStatus: []int{200, 204},
+		ExpectBody: "ok", Interval: model.Duration(time.Second), Timeout: model.Duration(500 * time.Millisecond),
+		Rise: 2, Fall: 3, Quorum: "2"}
+	if c == nil || fmt.Sprint(*c) != fmt.Sprint(want) {
+		t.Errorf("check = %+v\nwant    %+v", c, want)
+	}
+	if got := st.Services[0].Endpoints[0].CheckTarget; got != "127.0.0.1:18081" {
+		t.Errorf("check_target = %q", got)
+	}
+	d := st.Services[1].Check
+	if d.QueryName != "www.a.test" || d.QueryType != "AAAA" || d.ExpectRcode != "NOERROR" || d.Quorum != "any" {
+		t.Errorf("dns check = %+v", d)
+	}
+	if len(st.Notify) != 2 || st.Notify[0].Name != model.WebhookName("https://hooks.example/meridian") ||
+		st.Notify[0].Secret != "0123456789abcdef" || st.Notify[1].Name != "pager" {
+		t.Errorf("notify = %+v", st.Notify)
+	}
+}
+
+func TestCheckErrorsNameLine(t *testing.T) {
+	dir := t.TempDir()
+	head := "zones:\n  - name: a.test\n    nameservers: [{name: ns.example.net}]\n" +
+		"datacenters:\n  - {name: fra, location: {lat: 50, lon: 8}}\n" +
+		"services:\n  - name: x.a.test\n    type: A\n    endpoints: [{datacenter: fra, address: 192.0.2.1}]\n"
+	tests := []struct{ name, doc, want string }{
+		{"bad duration", "    check: {type: http, interval: 1 second}\n", `state.yaml:10: invalid duration "1 second"`},
+		{"interval below 1s", "    check: {type: http, interval: 500ms}\n", `state.yaml:10: services[0].check: model: invalid: service "x.a.test.": check: interval must be at least 1s`},
+		{"bad type", "    check: {type: icmp}\n", `services[0].check: model: invalid: service "x.a.test.": check: type "icmp" is not http, https, tcp or dns`},
+		{"bad quorum", "    check: {type: tcp, port: 80, quorum: most}\n", `check: quorum "most" is not majority, any, all or a positive number`},
+		{"dns without a name", "    check: {type: dns}\n", `check: a dns check needs a query_name`},
+		{"unknown check key", "    check: {type: http, expect: 200}\n", `state.yaml:10: unknown key "expect"`},
+		{"bad webhook", "notify:\n  - {url: ftp://x}\n", `state.yaml:11: notify[0]: model: invalid: webhook`},
+		{"short secret", "notify:\n  - {url: http://x.test/, secret: abc}\n", `notify[0]: model: invalid: webhook "hook-`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := head + tt.doc
+			p := write(t, dir, "state.yaml", doc)
+			_, err := Load(p, lineParser)
+			if err == nil {
+				t.Fatalf("accepted:\n%s", doc)
+			}
+			got := strings.TrimPrefix(err.Error(), dir+string(os.PathSeparator))
+			if !strings.Contains(got, tt.want) {
+				t.Errorf("error = %q\nwant it to contain %q", got, tt.want)
+			}
+		})
 	}
 }

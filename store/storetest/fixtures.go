@@ -51,6 +51,15 @@ func sample(kind model.Kind, i int) model.Object {
 	case model.KindOverride:
 		return &model.Override{Target: model.DatacenterTarget(fmt.Sprintf("dc%02d", i)), Action: model.OverrideDrain,
 			Reason: "maintenance", CreatedBy: "ops", CreatedAt: testTime}
+	case model.KindVerdict:
+		load := 0.5
+		return &model.Verdict{
+			Service: fmt.Sprintf("s%02d.example./A", i), Endpoint: "192.0.2.1", Datacenter: "dc00",
+			Health: model.HealthDown, Since: testTime, Reason: "2 of 3 fresh votes down", Load: &load,
+			Votes: []model.Vote{{Checker: "c00", Service: "s00.example./A", Endpoint: "192.0.2.1", Health: model.HealthDown, Error: "refused", At: testTime}},
+		}
+	case model.KindWebhook:
+		return &model.Webhook{Name: fmt.Sprintf("w%02d", i), URL: fmt.Sprintf("https://hooks.example/%d", i), Secret: "0123456789abcdef"}
 	}
 	panic("storetest: no sample for kind " + string(kind))
 }
