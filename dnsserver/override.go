@@ -32,6 +32,30 @@ type overrideSet struct {
 	// unreadable are the targets of overrides whose target or action
 	// does not parse (the API never stores one).
 	unreadable []string
+	// verdicts are the health engine's verdicts by
+	// model.VerdictName(service key, address). They are not overrides,
+	// but travel with them through the build.
+	verdicts map[string]*model.Verdict
+}
+
+// compileVerdicts indexes verdicts by service key and endpoint address.
+func compileVerdicts(list []model.Verdict) map[string]*model.Verdict {
+	if len(list) == 0 {
+		return nil
+	}
+	m := make(map[string]*model.Verdict, len(list))
+	for i := range list {
+		m[model.VerdictName(list[i].Service, list[i].Endpoint)] = &list[i]
+	}
+	return m
+}
+
+// verdict returns the verdict on the endpoint at address of ms, or nil.
+func (o *overrideSet) verdict(ms *model.Service, address string) *model.Verdict {
+	if o.verdicts == nil {
+		return nil
+	}
+	return o.verdicts[model.VerdictName(ms.ObjectName(), address)]
 }
 
 // compileOverrides reads the overrides of a build. An override of a

@@ -69,7 +69,7 @@ type endpoint struct {
 	// data center's), for explanations; nil when none applies.
 	override *override
 	// load is the load the health checks report (0 to 1); hasLoad says
-	// whether there is any. Nothing reports load yet.
+	// whether there is any: the mean load of the verdict's up votes.
 	load    float64
 	hasLoad bool
 	// hash is the FNV-1a hash of the address, the endpoint's half of the

@@ -159,7 +159,24 @@ func (s *Snapshot) buildService(ms *model.Service, overrides *overrideSet) (*ser
 		ep := &svc.endpoints[i]
 		*ep = endpoint{dc: dc, address: me.Address, rr: rr, target: target, weight: me.Weight,
 			priority: me.Priority, hash: mix64(fnvString(fnvOffset, key))}
-		ep.health, ep.drained, ep.override = endpointState(healthUp, me, dc, overrides.endpoint(svc, key))
+		// A service without a check is up; one with a check is unknown
+		// (serving like up) until the fleet's first verdict.
+		verdict := healthUp
+		if ms.Check != nil {
+			verdict = healthUnknown
+		}
+		if v := overrides.verdict(ms, me.Address); v != nil && ms.Check != nil {
+			switch v.Health {
+			case model.HealthUp:
+				verdict = healthUp
+			case model.HealthDown:
+				verdict = healthDown
+			}
+			if v.Load != nil {
+				ep.load, ep.hasLoad = *v.Load, true
+			}
+		}
+		ep.health, ep.drained, ep.override = endpointState(verdict, me, dc, overrides.endpoint(svc, key))
 	}
 
 	if err := s.buildChain(svc, ms.Policy); err != nil {

@@ -126,6 +126,11 @@ type BuildOptions struct {
 	// see endpointState. An override whose target the state does not have
 	// is ignored, and listed by Snapshot.StaleOverrides.
 	Overrides []model.Override
+	// Verdicts are the health engine's decisions per endpoint, read from
+	// the store with the state. An endpoint without one is unknown, which
+	// serves like up; a down verdict drops it in the healthy step; a
+	// verdict's load feeds the leastload step. Overrides sit above them.
+	Verdicts []model.Verdict
 }
 
 // Build makes a Snapshot of st, read at store revision rev: the zones and
@@ -150,6 +155,7 @@ func Build(st *model.State, rev int64, opts BuildOptions) (*Snapshot, error) {
 			apexes[apex] = true
 		}
 	}
+	overrides.verdicts = compileVerdicts(opts.Verdicts)
 	services, err := s.buildServices(st, apexes, overrides)
 	if err != nil {
 		return nil, err
