@@ -18,6 +18,7 @@ import (
 )
 
 type httpProbe struct {
+	method     string
 	url        string
 	host       string // Host header; "" keeps the target
 	expect     []int  // empty means 200-399
@@ -27,7 +28,10 @@ type httpProbe struct {
 	client     *http.Client
 }
 
-func newHTTP(c model.Check, target string, opts Options) *httpProbe {
+// httpMethods are the methods a check may use (model.Check.Method).
+var httpMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodOptions}
+
+func newHTTP(c model.Check, target string, opts Options) (*httpProbe, error) {
 	path := c.Path
 	if path == "" {
 		path = "/"
@@ -38,14 +42,25 @@ func newHTTP(c model.Check, target string, opts Options) *httpProbe {
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBody
 	}
-	// The TLS server name is the Host header's host when there is one,
-	// otherwise the target's host.
+	// The TLS server name is the check's server_name, else the Host
+	// header's host, else the target's host.
 	serverName, _, _ := net.SplitHostPort(target)
-	if c.Host != "" {
+	switch {
+	case c.ServerName != "":
+		serverName = c.ServerName
+	case c.Host != "":
 		serverName = c.Host
 		if h, _, err := net.SplitHostPort(c.Host); err == nil {
 			serverName = h
 		}
+	}
+	serverName = strings.TrimSuffix(serverName, ".") // a CNAME target's absolute name
+	method := c.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	if !slices.Contains(httpMethods, method) {
+		return nil, fmt.Errorf("method %q is not one of %s", c.Method, strings.Join(httpMethods, ", "))
 	}
 	tr := &http.Transport{
 		Proxy:               nil, // probe the target itself, never a proxy
@@ -55,12 +70,13 @@ func newHTTP(c model.Check, target string, opts Options) *httpProbe {
 		TLSHandshakeTimeout: c.Timeout.D(),
 		TLSClientConfig: &tls.Config{
 			ServerName:         serverName,
-			InsecureSkipVerify: opts.SkipVerify, //nolint:gosec // operator's explicit choice
+			InsecureSkipVerify: opts.SkipVerify || c.SkipVerify, //nolint:gosec // operator's explicit choice
 			RootCAs:            opts.RootCAs,
 		},
 		MaxResponseHeaderBytes: 64 << 10,
 	}
 	return &httpProbe{
+		method:     method,
 		url:        c.Type + "://" + target + path,
 		host:       c.Host,
 		expect:     slices.Clone(c.ExpectStatus),
@@ -73,15 +89,16 @@ func newHTTP(c model.Check, target string, opts Options) *httpProbe {
 			// are not followed (3xx is up by default).
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-	}
+	}, nil
 }
 
-// Probe sends one GET and judges the status, the body and the load.
+// Probe sends one request (GET unless the check names another method, never
+// with a body) and judges the status, the body and the load.
 func (p *httpProbe) Probe(ctx context.Context) Result {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	start := time.Now()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
+	req, err := http.NewRequestWithContext(ctx, p.method, p.url, nil)
 	if err != nil {
 		return Result{Err: err.Error()}
 	}

@@ -39,7 +39,8 @@ type Probe interface {
 
 // Options are probe settings that the state file's check has no key for.
 type Options struct {
-	// SkipVerify turns off TLS certificate verification for https probes.
+	// SkipVerify turns off TLS certificate verification for every https
+	// probe (a check's skip_verify turns it off for that check only).
 	SkipVerify bool
 	// RootCAs verifies https targets instead of the system's roots (a
 	// private CA); nil means the system's.
@@ -103,8 +104,9 @@ func Target(ep model.Endpoint, c model.Check) (string, error) {
 }
 
 // New returns the probe for check c against target ("host:port"), with the
-// check's defaults applied. The dns type is not implemented yet and is an
-// error, as is an unknown type or a malformed target.
+// check's defaults applied. An unknown type, a malformed target, an HTTP
+// method other than GET, HEAD, POST, PUT and OPTIONS, and a dns check
+// without a usable query are errors.
 func New(c model.Check, target string, opts Options) (Probe, error) {
 	c = Defaults(c)
 	if _, _, err := net.SplitHostPort(target); err != nil {
@@ -112,11 +114,11 @@ func New(c model.Check, target string, opts Options) (Probe, error) {
 	}
 	switch c.Type {
 	case "http", "https":
-		return newHTTP(c, target, opts), nil
+		return newHTTP(c, target, opts)
 	case "tcp":
 		return &tcpProbe{target: target, timeout: c.Timeout.D()}, nil
 	case "dns":
-		return nil, errors.New("dns probes are not implemented yet")
+		return newDNS(c, target)
 	default:
 		return nil, fmt.Errorf("unknown check type %q", c.Type)
 	}

@@ -245,10 +245,73 @@ func TestHTTPSProbe(t *testing.T) {
 	if got := lastSNI(); got != "other.example" {
 		t.Errorf("SNI %q, want other.example", got)
 	}
-	// Skip-verify accepts it.
+	// Skip-verify accepts it, from the options or from the check.
 	r = mustProbe(t, model.Check{Type: "https", Host: "other.example"}, target, Options{SkipVerify: true}).Probe(context.Background())
 	if !r.Up {
 		t.Fatalf("got %+v with skip-verify, want up", r)
+	}
+	r = mustProbe(t, model.Check{Type: "https", Host: "other.example", SkipVerify: true}, target, Options{}).Probe(context.Background())
+	if !r.Up {
+		t.Fatalf("got %+v with the check's skip_verify, want up", r)
+	}
+	// server_name beats the Host header's name, for SNI and verification.
+	r = mustProbe(t, model.Check{Type: "https", Host: "other.example", ServerName: "health.example"}, target, Options{RootCAs: pool}).Probe(context.Background())
+	if !r.Up {
+		t.Fatalf("got %+v with server_name health.example, want up", r)
+	}
+	if got := lastSNI(); got != "health.example" {
+		t.Errorf("SNI %q, want health.example (server_name)", got)
+	}
+	// Without a Host, server_name beats the target's host too.
+	r = mustProbe(t, model.Check{Type: "https", ServerName: "other.example"}, target, Options{RootCAs: pool}).Probe(context.Background())
+	if r.Up || !strings.Contains(r.Err, "certificate") {
+		t.Fatalf("got %+v with server_name other.example, want a name mismatch", r)
+	}
+	if got := lastSNI(); got != "other.example" {
+		t.Errorf("SNI %q, want other.example (server_name)", got)
+	}
+}
+
+func TestHTTPProbeMethod(t *testing.T) {
+	type seen struct {
+		method string
+		length int64
+	}
+	got := make(chan seen, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- seen{r.Method, r.ContentLength}
+		if r.Method == http.MethodPut {
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	}))
+	defer srv.Close()
+	for _, tt := range []struct {
+		method, want string
+		up           bool
+	}{
+		{"", "GET", true},
+		{"GET", "GET", true},
+		{"HEAD", "HEAD", true},
+		{"POST", "POST", true},
+		{"OPTIONS", "OPTIONS", true},
+		{"PUT", "PUT", false}, // the server answers 405
+	} {
+		r := mustProbe(t, model.Check{Type: "http", Method: tt.method}, hostPort(srv), Options{}).Probe(context.Background())
+		s := <-got
+		if s.method != tt.want || s.length > 0 {
+			t.Errorf("method %q: server saw %s with %d body bytes, want %s without a body", tt.method, s.method, s.length, tt.want)
+		}
+		if r.Up != tt.up {
+			t.Errorf("method %q: got %+v, want up=%v", tt.method, r, tt.up)
+		}
+	}
+	// A HEAD response has no body to match.
+	r := mustProbe(t, model.Check{Type: "http", Method: "HEAD", ExpectBody: "ok"}, hostPort(srv), Options{}).Probe(context.Background())
+	<-got
+	if r.Up || !strings.Contains(r.Err, "first 0 bytes") {
+		t.Fatalf("HEAD with expect_body: got %+v, want a mismatch", r)
 	}
 }
 
@@ -309,8 +372,12 @@ func TestNewAndTarget(t *testing.T) {
 		target  string
 		errPart string
 	}{
-		{model.Check{Type: "dns"}, "127.0.0.1:53", "not implemented"},
+		{model.Check{Type: "dns"}, "127.0.0.1:53", "needs a query_name"},
+		{model.Check{Type: "dns", QueryName: "a..example."}, "127.0.0.1:53", "query_name"},
+		{model.Check{Type: "dns", QueryName: "example.", QueryType: "HINFO"}, "127.0.0.1:53", "query_type"},
+		{model.Check{Type: "dns", QueryName: "example.", ExpectRcode: "YXDOMAIN"}, "127.0.0.1:53", "expect_rcode"},
 		{model.Check{Type: "icmp"}, "127.0.0.1:1", "unknown check type"},
+		{model.Check{Type: "http", Method: "DELETE"}, "127.0.0.1:80", `method "DELETE" is not one of GET, HEAD, POST, PUT, OPTIONS`},
 		{model.Check{Type: "tcp"}, "127.0.0.1", "not host:port"},
 	} {
 		if _, err := New(tt.check, tt.target, Options{}); err == nil || !strings.Contains(err.Error(), tt.errPart) {

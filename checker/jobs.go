@@ -1,0 +1,60 @@
+package checker
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/meridian-gslb/meridian/store/model"
+)
+
+// Jobs is the check list for services: one job per endpoint of every
+// service that has a check, with the service's key, the endpoint's address
+// and data center, its target (Target) and the check with its defaults
+// (Defaults). The list is sorted by service, then endpoint. An endpoint
+// whose target cannot be built (a tcp check without a port, a malformed
+// check_target), or that repeats an address already listed for its
+// service, is left out and reported in the errors, which name the service
+// and the endpoint.
+func Jobs(services []model.Service) ([]model.Job, []error) {
+	var jobs []model.Job
+	var errs []error
+	for i := range services {
+		svc := &services[i]
+		if svc.Check == nil {
+			continue
+		}
+		key := svc.ObjectName()
+		check := Defaults(*svc.Check)
+		seen := make(map[string]bool, len(svc.Endpoints))
+		for _, ep := range svc.Endpoints {
+			if seen[ep.Address] {
+				errs = append(errs, fmt.Errorf("service %s, endpoint %s: listed twice; checked once", key, ep.Address))
+				continue
+			}
+			target, err := Target(ep, check)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("service %s, endpoint %s: %w", key, ep.Address, err))
+				continue
+			}
+			seen[ep.Address] = true
+			check := check
+			check.ExpectStatus = slices.Clone(check.ExpectStatus) // shared with nothing
+			jobs = append(jobs, model.Job{
+				Service:    key,
+				Endpoint:   ep.Address,
+				Datacenter: ep.Datacenter,
+				Target:     target,
+				Check:      check,
+			})
+		}
+	}
+	slices.SortStableFunc(jobs, compareJobs)
+	return jobs, errs
+}
+
+// compareJobs orders jobs by service, then endpoint.
+func compareJobs(a, b model.Job) int {
+	return cmp.Or(strings.Compare(a.Service, b.Service), strings.Compare(a.Endpoint, b.Endpoint))
+}
