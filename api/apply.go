@@ -51,6 +51,11 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) {
 	for _, obj := range desired.Objects() {
 		normalize(obj)
 	}
+	for i := range desired.Notify {
+		if w := &desired.Notify[i]; w.Name == "" && w.URL != "" {
+			w.Name = model.WebhookName(w.URL) // as the state file names it
+		}
+	}
 	// Reconcile checks the result with model validation; check it the
 	// way every other write is checked first, DNS build included. The
 	// result is the desired state plus what other sources keep.
@@ -74,7 +79,7 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) {
 		res.Kept = []string{}
 	}
 	for _, c := range diff.Changes {
-		res.Changes = append(res.Changes, applyChange{Action: c.Action, Kind: c.Kind, Name: c.Name, Before: c.Before, After: c.After})
+		res.Changes = append(res.Changes, applyChange{Action: c.Action, Kind: c.Kind, Name: c.Name, Before: redactOrNil(c.Before), After: redactOrNil(c.After)})
 	}
 	writeJSON(w, http.StatusOK, res)
 }
@@ -94,4 +99,13 @@ func resultOf(stored, desired *model.State) *model.State {
 		}
 	}
 	return out
+}
+
+// redactOrNil is redact for a change's before or after, which is nil for
+// a create or a delete.
+func redactOrNil(obj model.Object) model.Object {
+	if obj == nil {
+		return nil
+	}
+	return redact(obj)
 }

@@ -40,13 +40,14 @@ const (
 	classTokens               // API tokens
 )
 
-// allows is the access matrix of the README.
-func (c class) allows(role model.Role) bool {
+// allows is the access matrix of the README: a read token may read the
+// checker fleet's routes but not report to them.
+func (c class) allows(role model.Role, method string) bool {
 	switch role {
 	case model.RoleAdmin:
 		return true
 	case model.RoleRead:
-		return c == classRead || c == classChecker
+		return c == classRead || c == classChecker && (method == http.MethodGet || method == http.MethodHead)
 	case model.RoleChecker:
 		return c == classChecker
 	}
@@ -81,7 +82,7 @@ func (s *Server) allow(c class) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p := principalOf(r.Context())
-			if !c.allows(p.role) {
+			if !c.allows(p.role, r.Method) {
 				s.problem(w, r, problemf(http.StatusForbidden, typeForbidden, "token %q has role %s, which may not %s %s", p.name, p.role, r.Method, r.URL.Path))
 				return
 			}

@@ -57,6 +57,9 @@ func TestAuthMatrix(t *testing.T) {
 			return map[string]any{"target": "datacenter/iad", "action": "drain", "reason": "test"}
 		}, 0},
 		{"write", "POST", "/api/v1/apply?dry_run=true", func() any { return map[string]any{} }, 200},
+		{"read", "GET", "/api/v1/verdicts", nil, 200},
+		{"read", "GET", "/api/v1/webhooks", nil, 200},
+		{"write", "POST", "/api/v1/webhooks", func() any { return map[string]any{"url": "https://hooks.example/" + unique()} }, 201},
 		{"checker", "GET", "/api/v1/checkers", nil, 200},
 		{"checker", "GET", "/api/v1/checkers/probe-1", nil, 200},
 		{"tokens", "GET", "/api/v1/tokens", nil, 200},

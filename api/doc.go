@@ -17,6 +17,7 @@
 //
 // api goes through store's interface, never to bbolt or etcd directly.
 // It must not import dnsserver, geo or checker: what it needs of them
-// (zone-file parsing, the DNS build as validation, explain, readiness)
-// cmd injects through Config. TestLayering checks it.
+// (zone-file parsing, the DNS build as validation, explain, readiness,
+// the health engine behind the checker fleet's routes) cmd injects
+// through Config. TestLayering checks it.
 package api

@@ -140,12 +140,16 @@ func normalizeRecords(recs []model.Record) {
 	}
 }
 
-// redact removes what must never leave the store: a token's hash.
+// redact removes what must never leave the store: a token's hash, a
+// webhook's secret (shown as has_secret).
 func redact(obj model.Object) model.Object {
-	if t, ok := obj.(*model.Token); ok {
-		c := *t
+	switch o := obj.(type) {
+	case *model.Token:
+		c := *o
 		c.Hash = ""
 		return &c
+	case *model.Webhook:
+		return viewWebhook(o)
 	}
 	return obj
 }

@@ -87,6 +87,8 @@ func nameFromPath(obj model.Object, name string) error {
 		field = &o.Name
 	case *model.Service:
 		field = &o.Name
+	case *model.Webhook:
+		field = &o.Name
 	default:
 		return nil
 	}

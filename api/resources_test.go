@@ -39,6 +39,7 @@ func TestCreateRefusesBadBodies(t *testing.T) {
 		{"/api/v1/services", `{"name": "b.example.org.", "type": "A", "endpoints": [{"datacenter": "fra", "address": "192.0.2.9"}]}`},
 		{"/api/v1/overrides", `{"target": "datacenter/fra", "action": "drain", "reason": "maintenance"}`},
 		{"/api/v1/tokens", `{"name": "ci", "role": "read"}`},
+		{"/api/v1/webhooks", `{"name": "pager", "url": "https://hooks.example/x"}`},
 		{"/api/v1/apply", `{"zones": []}`},
 	} {
 		for _, c := range badBodies(route.valid) {

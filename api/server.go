@@ -68,6 +68,9 @@ type Config struct {
 	MaxBody, MaxApplyBody int64
 	// Heartbeat is the interval of the stream's keep-alive comments.
 	Heartbeat time.Duration
+	// Fleet is the health engine behind /checks, the checkers' reports,
+	// /availability and /status; nil answers those routes 503.
+	Fleet Fleet
 }
 
 // Server is the HTTP surface: /healthz, /readyz, /metrics (when
@@ -191,6 +194,17 @@ func (s *Server) routes() chi.Router {
 			checker.Get("/checkers", s.listCheckers)
 			checker.Get("/checkers/{name}", s.getChecker)
 			write.Delete("/checkers/{name}", s.deleteChecker)
+			checker.Get("/checks", s.listChecks)
+			checker.Post("/checkers/{name}/report", s.postReport)
+			read.Get("/verdicts", s.listVerdicts)
+			read.Get("/availability", s.availability)
+			read.Get("/status", s.status)
+
+			read.Get("/webhooks", s.listWebhooks)
+			write.Post("/webhooks", s.createWebhook)
+			read.Get("/webhooks/{name}", s.getWebhook)
+			write.Put("/webhooks/{name}", s.putWebhook)
+			write.Delete("/webhooks/{name}", s.deleteWebhook)
 
 			tokens := r.With(s.allow(classTokens))
 			tokens.Get("/tokens", s.listTokens)

@@ -206,7 +206,17 @@ func eventJSON(obj model.Object) string {
 	if obj == nil {
 		return ""
 	}
-	b, err := json.Marshal(obj)
+	var v any = obj
+	if w, ok := obj.(*model.Webhook); ok {
+		// A webhook's secret never enters the event log: it shows
+		// whether there is one, as the API does.
+		v = struct {
+			Name      string `json:"name"`
+			URL       string `json:"url"`
+			HasSecret bool   `json:"has_secret"`
+		}{w.Name, w.URL, w.Secret != ""}
+	}
+	b, err := json.Marshal(v)
 	if err != nil {
 		return ""
 	}
@@ -254,6 +264,7 @@ func cloneState(s *model.State) desiredState {
 		Regions:     slices.Clone(s.Regions),
 		Datacenters: slices.Clone(s.Datacenters),
 		Services:    slices.Clone(s.Services),
+		Notify:      slices.Clone(s.Notify),
 	}}
 }
 

@@ -398,3 +398,67 @@ func (c *Client) Explain(ctx context.Context, name, qtype, clientAddr, resolver 
 	var raw json.RawMessage
 	return raw, c.GetJSON(ctx, "/api/v1/explain", q, &raw)
 }
+
+// Checks gets the check list every checker runs. With etag, the ETag of
+// an earlier answer, an unchanged list answers notModified (and no
+// jobs); newETag is the list's current ETag either way.
+func (c *Client) Checks(ctx context.Context, etag string) (jobs []model.Job, newETag string, notModified bool, err error) {
+	var h http.Header
+	if etag != "" {
+		h = http.Header{"If-None-Match": {etag}}
+	}
+	resp, err := c.Do(ctx, Request{Method: http.MethodGet, Path: "/api/v1/checks", Header: h})
+	if IsStatus(err, http.StatusNotModified) {
+		return nil, etag, true, nil
+	}
+	if err != nil {
+		return nil, "", false, err
+	}
+	var l struct {
+		Items []model.Job `json:"items"`
+	}
+	if err := decode(resp.Body, &l); err != nil {
+		return nil, "", false, err
+	}
+	if l.Items == nil {
+		l.Items = []model.Job{}
+	}
+	return l.Items, resp.Header.Get("ETag"), false, nil
+}
+
+// Report sends one checker's report (rep.Checker.Name names the
+// checker). A refused report is a *Problem: 422 for invalid content, 401
+// or 403 for the token.
+func (c *Client) Report(ctx context.Context, rep model.Report) error {
+	_, err := c.Do(ctx, Request{Method: http.MethodPost,
+		Path: "/api/v1/checkers/" + Segment(rep.Checker.Name) + "/report", Body: rep})
+	return err
+}
+
+// Verdicts gets every stored verdict.
+func (c *Client) Verdicts(ctx context.Context) ([]model.Verdict, error) {
+	items, err := c.List(ctx, "/api/v1/verdicts", nil, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.Verdict, 0, len(items))
+	for _, raw := range items {
+		var v model.Verdict
+		if err := decode(raw, &v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Availability gets the availability report (fleet.AvailabilityReport's
+// JSON) into out.
+func (c *Client) Availability(ctx context.Context, out any) error {
+	return c.GetJSON(ctx, "/api/v1/availability", nil, out)
+}
+
+// Status gets the health status (fleet.Status's JSON) into out.
+func (c *Client) Status(ctx context.Context, out any) error {
+	return c.GetJSON(ctx, "/api/v1/status", nil, out)
+}
