@@ -14,8 +14,10 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/meridian
 
-## run: build and start Meridian with the bundled example (DNS 127.0.0.1:1053, HTTP 127.0.0.1:8053, state in ./data)
+## run: build and start Meridian with the bundled example and its demo backends (DNS 127.0.0.1:1053, HTTP 127.0.0.1:8053, backends control 127.0.0.1:18080, state in ./data)
 run: build
+	@./$(BIN) demo-backends & demo=$$!; \
+	trap 'kill $$demo 2>/dev/null' EXIT INT TERM; \
 	./$(BIN) serve --config examples/meridian.yaml
 
 ## test: go vet and the race-enabled test suite (needs unbound: .ci/run installs it)

@@ -158,8 +158,9 @@ func TestCLIApply(t *testing.T) {
 	// An edited copy: a TTL, a new endpoint, a weight, a new record, a
 	// service removed.
 	edited := copyExample(t)
-	editFile(t, edited, "    ttl: 30\n    policy: geo\n    endpoints:\n      - {datacenter: fra, address: 192.0.2.10}\n",
-		"    ttl: 45\n    policy: geo\n    endpoints:\n      - {datacenter: fra, address: 192.0.2.10}\n      - {datacenter: fra, address: 192.0.2.12}\n")
+	const appCheck = "    check: {type: http, path: /healthz, expect_status: [200], interval: 1s, timeout: 500ms, rise: 2, fall: 3}\n"
+	editFile(t, edited, "    ttl: 30\n    policy: geo\n"+appCheck+"    endpoints:\n      - {datacenter: fra, address: 192.0.2.10, check_target: \"127.0.0.1:18081\"}\n",
+		"    ttl: 45\n    policy: geo\n"+appCheck+"    endpoints:\n      - {datacenter: fra, address: 192.0.2.10, check_target: \"127.0.0.1:18081\"}\n      - {datacenter: fra, address: 192.0.2.12}\n")
 	editFile(t, filepath.Join(filepath.Dir(edited), "gslb.example.test.zone"), "mail        IN A      192.0.2.25\n",
 		"mail        IN A      192.0.2.25\nmail2       IN A      192.0.2.26\n")
 	editFile(t, edited, "      - {datacenter: sin, address: 203.0.113.30, weight: 1}\n", "      - {datacenter: sin, address: 203.0.113.30, weight: 2}\n")
@@ -227,7 +228,7 @@ func TestCLIApply(t *testing.T) {
 
 	// A state file with an error is refused before anything is sent.
 	bad := copyExample(t)
-	editFile(t, bad, "address: 192.0.2.10}", "address: 192.0.2.300}")
+	editFile(t, bad, "address: 192.0.2.10,", "address: 192.0.2.300,")
 	r := s.run(t, cliAdminToken, "apply", "-f", bad)
 	if r.code != 1 || !strings.Contains(r.stderr, "state.yaml:") {
 		t.Errorf("apply of a bad file: exit %d, stderr %q; want 1 and the file and line", r.code, r.stderr)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/meridian-gslb/meridian/store/model"
@@ -41,7 +42,19 @@ type Config struct {
 	// State is an optional desired-state file reconciled into the store
 	// at start.
 	State string `yaml:"state"`
-	Log   struct {
+	// Node names this Meridian node: its embedded checker votes under
+	// this name, from this region and location.
+	Node struct {
+		Name     string          `yaml:"name"` // default: the host name
+		Region   string          `yaml:"region"`
+		Location *model.Location `yaml:"location"`
+	} `yaml:"node"`
+	Checker struct {
+		// Embedded runs the node's own checker (default true); false
+		// leaves health checking to remote agents.
+		Embedded *bool `yaml:"embedded"`
+	} `yaml:"checker"`
+	Log struct {
 		Level  string `yaml:"level"`  // debug, info (default), warn, error
 		Format string `yaml:"format"` // text (default) or json
 	} `yaml:"log"`
@@ -127,6 +140,18 @@ func (c *Config) Validate() error {
 	if c.GeoIP.Reload < 0 {
 		return c.errorf("geoip.reload", "must not be negative")
 	}
+	if c.Node.Name != "" {
+		ck := model.Checker{Name: c.Node.Name, Location: c.Node.Location}
+		if err := ck.Validate(); err != nil {
+			return c.errorf("node.name", "%q: use letters, digits, '-' and '_' (at most 63)", c.Node.Name)
+		}
+	}
+	if l := c.Node.Location; l != nil {
+		ck := model.Checker{Name: "x", Location: l}
+		if err := ck.Validate(); err != nil {
+			return c.errorf("node.location", "lat must be within ±90 and lon within ±180")
+		}
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -139,6 +164,29 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// nodeName is node.name, else the host name reduced to the characters a
+// checker name may have, else "meridian".
+func (c *Config) nodeName() string {
+	if c.Node.Name != "" {
+		return c.Node.Name
+	}
+	h, _ := os.Hostname()
+	h, _, _ = strings.Cut(h, ".")
+	var b strings.Builder
+	for _, r := range h {
+		if r == '-' || r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() == 0 || b.Len() > 63 {
+		return "meridian"
+	}
+	return b.String()
+}
+
+// embeddedChecker reports whether the node runs its own checker.
+func (c *Config) embeddedChecker() bool { return c.Checker.Embedded == nil || *c.Checker.Embedded }
 
 // geoReload is how often the GeoIP files are checked for replacement.
 func (c *Config) geoReload() time.Duration {

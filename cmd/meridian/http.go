@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/meridian-gslb/meridian/api"
+	"github.com/meridian-gslb/meridian/checker/fleet"
 	"github.com/meridian-gslb/meridian/dnsserver"
 	"github.com/meridian-gslb/meridian/store"
 	"github.com/meridian-gslb/meridian/store/model"
@@ -54,7 +55,7 @@ func newRegistry(st store.Store) *prometheus.Registry {
 // newAPI builds the HTTP API over the store, wired to the DNS side through
 // functions (api must not import dnsserver), and creates the first admin
 // token when there is none, printing its secret once.
-func newAPI(ctx context.Context, st store.Store, f *follower, reg *prometheus.Registry, ready *atomic.Bool, log *slog.Logger) (*api.Server, error) {
+func newAPI(ctx context.Context, st store.Store, f *follower, engine *fleet.Engine, reg *prometheus.Registry, ready *atomic.Bool, log *slog.Logger) (*api.Server, error) {
 	srv, err := api.New(api.Config{
 		Store:      st,
 		Logger:     log,
@@ -76,6 +77,7 @@ func newAPI(ctx context.Context, st store.Store, f *follower, reg *prometheus.Re
 			return snap.Explain(dnsserver.ExplainQuery{Name: name, Type: qtype, Client: client, ECS: ecs}), nil
 		},
 		AdminToken: os.Getenv(adminTokenEnv),
+		Fleet:      fleetAPI{engine},
 	})
 	if err != nil {
 		return nil, err
@@ -117,3 +119,11 @@ func newHTTPServer(h *api.Server, log *slog.Logger) *http.Server {
 	srv.RegisterOnShutdown(h.CloseStreams)
 	return srv
 }
+
+// fleetAPI serves the API's checker-fleet routes from the health engine.
+type fleetAPI struct{ e *fleet.Engine }
+
+func (a fleetAPI) Jobs(ctx context.Context) ([]model.Job, error)    { return a.e.Jobs(ctx) }
+func (a fleetAPI) Record(ctx context.Context, r model.Report) error { return a.e.Record(ctx, r) }
+func (a fleetAPI) Availability(ctx context.Context) (any, error)    { return a.e.Availability(ctx) }
+func (a fleetAPI) Status(ctx context.Context) (any, error)          { return a.e.Status(ctx) }

@@ -22,7 +22,7 @@ addresses of the data center that should serve the client.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newExplainCmd(), newVersionCmd())
+	root.AddCommand(newServeCmd(), newExplainCmd(), newVersionCmd(), newCheckerCmd(), newDemoCmd())
 	root.AddCommand(clientCommands()...)
 	return root
 }

@@ -56,7 +56,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	// Watch before the first load, so that no change slips between them.
 	changes := st.Watch(ctx)
 	buildStart := time.Now()
-	snap, err := buildSnapshot(ctx, st, opts)
+	snap, inputs, err := buildSnapshot(ctx, st, opts)
 	if err != nil {
 		return fmt.Errorf("building the first DNS snapshot: %w", err)
 	}
@@ -71,11 +71,18 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err := dns.Start(ctx); err != nil {
 		return fmt.Errorf("dns: %w", err)
 	}
-	f := &follower{st: st, dns: dns, log: log, opts: opts, metrics: metrics, built: snap.Revision()}
+	f := &follower{st: st, dns: dns, log: log, opts: opts, metrics: metrics, built: snap.Revision(), inputs: inputs}
 	f.current.Store(snap)
 
+	hl, err := newHealth(cfg, st, reg, log)
+	if err != nil {
+		_ = dns.Shutdown(context.Background())
+		return err
+	}
+	healthChanges := st.Watch(ctx)
+
 	var ready atomic.Bool
-	apiSrv, err := newAPI(ctx, st, f, reg, &ready, log)
+	apiSrv, err := newAPI(ctx, st, f, hl.engine, reg, &ready, log)
 	if err != nil {
 		_ = dns.Shutdown(context.Background())
 		return err
@@ -98,6 +105,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		f.run(gctx, changes)
 		return nil
 	})
+	g.Go(func() error { return hl.run(gctx, healthChanges) })
 	if db != nil {
 		g.Go(func() error {
 			db.Watch(gctx, cfg.geoReload())
@@ -148,24 +156,56 @@ func applyStateFile(ctx context.Context, st store.Store, path string, log *slog.
 	return nil
 }
 
-// buildSnapshot reads the desired state and the operators' overrides in
-// one consistent view and builds the DNS snapshot from them.
-func buildSnapshot(ctx context.Context, st store.Store, opts dnsserver.BuildOptions) (*dnsserver.Snapshot, error) {
+// snapshotInputs identifies what a snapshot was built from: the newest
+// revision among the state's objects, the overrides and the verdicts, and
+// how many there are. Other changes (votes, checkers' last-seen times,
+// events, tokens) leave it alone, and need no rebuild.
+type snapshotInputs struct {
+	newest int64
+	count  int
+}
+
+// buildSnapshot reads the desired state, the operators' overrides and the
+// fleet's verdicts in one consistent view and builds the DNS snapshot from
+// them. When skip is not nil and the inputs equal it, nothing is built and
+// the snapshot is nil.
+func buildSnapshot(ctx context.Context, st store.Store, opts dnsserver.BuildOptions, skip ...snapshotInputs) (*dnsserver.Snapshot, snapshotInputs, error) {
 	var state *model.State
 	var rev int64
+	var in snapshotInputs
 	err := st.View(ctx, func(tx store.Tx) error {
 		rev = tx.Revision()
 		var err error
 		if state, err = store.ReadState(tx); err != nil {
 			return err
 		}
-		opts.Overrides, err = store.List[model.Override](tx)
+		if opts.Overrides, err = store.List[model.Override](tx); err != nil {
+			return err
+		}
+		opts.Verdicts, err = store.List[model.Verdict](tx)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, in, err
 	}
-	return dnsserver.Build(state, rev, opts)
+	see := func(m *model.Meta) {
+		in.newest = max(in.newest, m.Revision)
+		in.count++
+	}
+	for _, o := range state.Objects() {
+		see(o.GetMeta())
+	}
+	for i := range opts.Overrides {
+		see(&opts.Overrides[i].Meta)
+	}
+	for i := range opts.Verdicts {
+		see(&opts.Verdicts[i].Meta)
+	}
+	if len(skip) > 0 && skip[0] == in {
+		return nil, in, nil
+	}
+	snap, err := dnsserver.Build(state, rev, opts)
+	return snap, in, err
 }
 
 // geoOptions opens the GeoIP databases of the config, if any, and returns
@@ -205,6 +245,7 @@ type follower struct {
 	opts     dnsserver.BuildOptions
 	metrics  *dnsserver.Metrics // nil in tests that need none
 	built    int64              // revision of the snapshot being served
+	inputs   snapshotInputs     // what it was built from
 	failures atomic.Int64
 	// current is the snapshot being served, for the API's explain.
 	current atomic.Pointer[dnsserver.Snapshot]
@@ -216,7 +257,10 @@ func (f *follower) run(ctx context.Context, changes <-chan int64) {
 			continue
 		}
 		start := time.Now()
-		snap, err := buildSnapshot(ctx, f.st, f.opts)
+		snap, inputs, err := buildSnapshot(ctx, f.st, f.opts, f.inputs)
+		if err == nil && snap == nil {
+			continue // nothing the answers depend on changed
+		}
 		if f.metrics != nil && ctx.Err() == nil {
 			f.metrics.ObserveBuild(time.Since(start), snap, err)
 		}
@@ -229,7 +273,7 @@ func (f *follower) run(ctx context.Context, changes <-chan int64) {
 		}
 		f.dns.Swap(snap)
 		f.current.Store(snap)
-		f.built = snap.Revision()
+		f.built, f.inputs = snap.Revision(), inputs
 		f.log.Info("snapshot rebuilt", "revision", f.built, "zones", len(snap.Zones()), "took", time.Since(start).Round(time.Microsecond))
 		if stale := snap.StaleOverrides(); len(stale) > 0 {
 			f.log.Warn("overrides name targets that no longer exist; they have no effect", "targets", stale)

@@ -285,7 +285,7 @@ func TestSnapshotFollowsStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	changes := st.Watch(ctx)
-	snap, err := buildSnapshot(ctx, st, dnsserver.BuildOptions{})
+	snap, _, err := buildSnapshot(ctx, st, dnsserver.BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
