@@ -3,10 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -230,6 +232,22 @@ func TestFailoverEndToEnd(t *testing.T) {
 	}
 	if downEvents != runs {
 		t.Errorf("%d up→down verdict events, want %d: %s", downEvents, runs, body)
+	}
+
+	// The checker's metrics: probes by type and result, their latency,
+	// verdict changes, the checkers seen and their last report's age.
+	resp, err := http.Get("http://" + p.http + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`meridian_checker_probes_total{result="down",type="http"}`, `meridian_checker_probes_total{result="up",type="http"}`,
+		`meridian_checker_probe_duration_seconds_bucket{type="http"`, `meridian_verdict_changes_total{to="down"} 3`,
+		`meridian_checkers{state="fresh"} 1`, `meridian_checker_last_report_age_seconds{checker=`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 	p.stop(t)
 }

@@ -27,7 +27,15 @@ import (
 // real process.
 var meridianBin string
 
+// envTestBin, when set, names an already built binary for the tests to
+// run instead of building one (the quorum test's child process uses it).
+const envTestBin = "MERIDIAN_TEST_BIN"
+
 func TestMain(m *testing.M) {
+	if bin := os.Getenv(envTestBin); bin != "" {
+		meridianBin = bin
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "meridian-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -60,7 +68,7 @@ func (p *proc) Logs() string {
 
 // startServe runs `meridian serve` with args plus loopback :0 listeners and
 // JSON logs, and returns once it has logged "ready".
-func startServe(t *testing.T, args ...string) *proc {
+func startServe(t testing.TB, args ...string) *proc {
 	t.Helper()
 	args = append([]string{"serve", "--dns-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--log-format", "json"}, args...)
 	p := &proc{cmd: exec.Command(meridianBin, args...), done: make(chan error, 1)}
@@ -106,7 +114,7 @@ func startServe(t *testing.T, args ...string) *proc {
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (p *proc) stop(t *testing.T) {
+func (p *proc) stop(t testing.TB) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

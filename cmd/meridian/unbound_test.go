@@ -203,7 +203,7 @@ func sbinTool(t *testing.T, name string) string {
 	}
 	p := filepath.Join("/usr/sbin", name)
 	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("%s is not installed (apt-get install unbound; .ci/run does): %v", name, err)
+		t.Fatalf("%s is not installed (.ci/run installs it with apt-get): %v", name, err)
 	}
 	return p
 }
@@ -231,7 +231,7 @@ func waitAnswering(addr string, exited <-chan error, within time.Duration) bool 
 
 // freePort returns a loopback port that is free on both UDP and TCP right
 // now.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	for i := 0; i < 20; i++ {
 		u, err := net.ListenPacket("udp", "127.0.0.1:0")
