@@ -10,9 +10,8 @@ import (
 	"github.com/meridian-gslb/meridian/store/model"
 )
 
-// The checker fleet's routes. For now operators list, read and remove
-// checkers; the checker issue adds registration and vote reporting here,
-// under the same access class.
+// The checker fleet's routes for operators: list, read and remove
+// checkers. Checkers register themselves by reporting (fleet.go).
 
 func (s *Server) listCheckers(w http.ResponseWriter, r *http.Request) {
 	s.list(w, r, model.KindChecker)

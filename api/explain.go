@@ -49,6 +49,24 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, e)
 }
 
+// routing serves GET /api/v1/routing: for every service and region, the
+// data centers and endpoints that region's clients are sent to now (see
+// dnsserver.Snapshot.Routing), in {"services": [...]}.
+func (s *Server) routing(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Routing == nil {
+		s.problem(w, r, problemf(http.StatusNotImplemented, typeNotImplemented, "this server has no DNS snapshot to route from"))
+		return
+	}
+	v, err := s.cfg.Routing(r.Context())
+	if err != nil {
+		s.problem(w, r, problemf(http.StatusServiceUnavailable, typeUnavailable, "cannot tell the routing now: %v", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Services any `json:"services"`
+	}{v})
+}
+
 // clientOf reads ?client= (an address, or a prefix for ECS) and
 // ?resolver=.
 func clientOf(client, resolver string) (netip.Addr, netip.Prefix, error) {

@@ -60,3 +60,32 @@ func TestExplain(t *testing.T) {
 	e3 := newEnv(t, func(c *Config) { c.Explain = nil })
 	e3.get("/api/v1/explain?name=app.example.org&client=192.0.2.1").want(501).problem()
 }
+
+func TestRouting(t *testing.T) {
+	e := newEnv(t)
+	e.seed()
+	var doc struct {
+		Services []struct {
+			Service string `json:"service"`
+			Regions []struct {
+				Region      string   `json:"region"`
+				Datacenters []string `json:"datacenters"`
+			} `json:"regions"`
+		} `json:"services"`
+	}
+	e.get("/api/v1/routing").want(200).decode(&doc)
+	if len(doc.Services) == 0 || len(doc.Services[0].Regions) == 0 {
+		t.Fatalf("routing = %+v", doc)
+	}
+	for _, s := range doc.Services {
+		if last := s.Regions[len(s.Regions)-1]; last.Region != "" {
+			t.Errorf("%s: the last entry is %q, want the no-region clients", s.Service, last.Region)
+		}
+	}
+	e3 := newEnv(t, func(c *Config) { c.Routing = nil })
+	e3.get("/api/v1/routing").want(501).problem()
+	e4 := newEnv(t, func(c *Config) {
+		c.Routing = func(context.Context) (any, error) { return nil, errors.New("no snapshot yet") }
+	})
+	e4.get("/api/v1/routing").want(503).problem()
+}

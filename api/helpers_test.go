@@ -58,6 +58,7 @@ func newEnvServer(t testing.TB, setup func(*http.Server), opts ...option) *env {
 		ParseZone:     dnsserver.ParseZoneFile,
 		ValidateState: validateWithBuild,
 		Explain:       explainWith(st),
+		Routing:       routingWith(st),
 		AdminToken:    adminSecret,
 	}
 	for _, o := range opts {
@@ -103,6 +104,21 @@ func explainWith(st store.Store) ExplainFunc {
 			return nil, err
 		}
 		return snap.Explain(dnsserver.ExplainQuery{Name: name, Type: qtype, Client: client, ECS: ecs}), nil
+	}
+}
+
+// routingWith serves the routing of a snapshot built from st.
+func routingWith(st store.Store) func(context.Context) (any, error) {
+	return func(ctx context.Context) (any, error) {
+		state, rev, err := store.LoadState(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		snap, err := dnsserver.Build(state, rev, dnsserver.BuildOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return snap.Routing(), nil
 	}
 }
 

@@ -60,6 +60,9 @@ type Config struct {
 	ValidateState StateValidator
 	// Explain backs /api/v1/explain; nil answers 501.
 	Explain ExplainFunc
+	// Routing backs /api/v1/routing: where each service sends each
+	// region's clients now, a JSON-able list; nil answers 501.
+	Routing func(ctx context.Context) (any, error)
 	// AdminToken, when not empty, is accepted as an admin token (the
 	// value of MERIDIAN_ADMIN_TOKEN); its actor name is "env-admin".
 	AdminToken string
@@ -188,6 +191,7 @@ func (s *Server) routes() chi.Router {
 			read.Get("/events", s.listEvents)
 			read.Get("/stream", s.stream)
 			read.Get("/explain", s.explain)
+			read.Get("/routing", s.routing)
 			write.Post("/apply", s.apply)
 
 			checker := r.With(s.allow(classChecker))

@@ -63,8 +63,11 @@ type query struct {
 	svc  *service
 	st   *snapStats
 
-	tr  *trace // nil on the DNS path
-	buf [stackCandidates]cand
+	tr *trace // nil on the DNS path
+	// routing makes decide skip the steps that pick among equals per
+	// query (Snapshot.Routing).
+	routing bool
+	buf     [stackCandidates]cand
 }
 
 // parseECS reads the request's ECS option (RFC 7871) into q. It reports

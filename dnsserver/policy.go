@@ -55,6 +55,9 @@ func (s *Snapshot) decide(svc *service, q *query) ([]cand, fallbackMode) {
 	}
 	for i := range svc.chain {
 		st := &svc.chain[i]
+		if q.routing && st.kind.picks() {
+			continue
+		}
 		var before []cand
 		if tr != nil {
 			before = slices.Clone(c)

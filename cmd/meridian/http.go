@@ -76,6 +76,13 @@ func newAPI(ctx context.Context, st store.Store, f *follower, engine *fleet.Engi
 			}
 			return snap.Explain(dnsserver.ExplainQuery{Name: name, Type: qtype, Client: client, ECS: ecs}), nil
 		},
+		Routing: func(context.Context) (any, error) {
+			snap := f.current.Load()
+			if snap == nil {
+				return nil, errors.New("no snapshot loaded yet")
+			}
+			return snap.Routing(), nil
+		},
 		AdminToken: os.Getenv(adminTokenEnv),
 		Fleet:      fleetAPI{engine},
 	})
