@@ -52,6 +52,9 @@ is unreachable (the next report carries the current votes), and exits when
 the server rejects its token.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if name == "" {
+				return usageErrorf("--name is required: this checker's name, unique in the fleet")
+			}
 			me := model.Checker{Name: name, Region: region}
 			if locFlag != "" {
 				loc, err := parseLocation(locFlag)
@@ -84,7 +87,7 @@ the server rejects its token.`,
 	f.StringVar(&locFlag, "location", "", "where this checker runs, LAT,LON (shown on the dashboard's map)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
-	_ = cmd.MarkFlagRequired("name")
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf("%v", err) })
 	// Reports are small and frequent; a stuck request must not hold the
 	// reporter for the CLI's minute-long default.
 	cmd.Flags().Lookup("timeout").DefValue = "5s"
@@ -115,6 +118,7 @@ type agent struct {
 
 	mu          sync.Mutex
 	unreachable bool // the last request failed on the network
+	stopping    bool // the token was rejected
 }
 
 func runAgent(parent context.Context, c *client.Client, me model.Checker, log *slog.Logger) error {
@@ -142,6 +146,7 @@ func runAgent(parent context.Context, c *client.Client, me model.Checker, log *s
 // backing off while the API is unreachable.
 func (a *agent) poll(ctx context.Context) {
 	var etag string
+	interval := agentIdlePoll // once per shortest check interval of the list
 	wait, retry := time.Duration(0), time.Second
 	for {
 		select {
@@ -151,13 +156,15 @@ func (a *agent) poll(ctx context.Context) {
 		}
 		jobs, tag, notModified, err := a.c.Checks(ctx, etag)
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || a.rejected(err) {
 				return
 			}
-			if a.rejected(err) {
-				return
+			var ne *client.NetworkError
+			if errors.As(err, &ne) {
+				a.network(err)
+			} else {
+				a.log.Error("fetching the check list refused; retrying", "err", err)
 			}
-			a.network(err)
 			wait, retry = retry, min(retry*2, agentRetryMax)
 			continue
 		}
@@ -167,8 +174,9 @@ func (a *agent) poll(ctx context.Context) {
 			etag = tag
 			a.runner.SetJobs(jobs)
 			a.log.Info("check list updated", "jobs", len(jobs))
-			wait = pollInterval(jobs)
+			interval = pollInterval(jobs)
 		}
+		wait = interval
 	}
 }
 
@@ -208,9 +216,14 @@ func (a *agent) rejected(err error) bool {
 	if !client.IsStatus(err, http.StatusUnauthorized) && !client.IsStatus(err, http.StatusForbidden) {
 		return false
 	}
-	cause := fmt.Errorf("%w (%v); give a token of the checker role with --token or %s", errTokenRejected, err, envToken)
-	a.log.Error("the server rejected the token; stopping", "err", err)
-	a.cancel(cause)
+	a.mu.Lock()
+	first := !a.stopping
+	a.stopping = true
+	a.mu.Unlock()
+	if first {
+		a.log.Error("the server rejected the token; stopping", "err", err)
+		a.cancel(fmt.Errorf("%w (%v); give a token of the checker role with --token or %s", errTokenRejected, err, envToken))
+	}
 	return true
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/meridian-gslb/meridian/api/client"
+	"github.com/meridian-gslb/meridian/checker/fleet"
 	"github.com/meridian-gslb/meridian/store/model"
 )
 
@@ -26,7 +28,21 @@ import (
 var getKinds = map[string]model.Kind{
 	"zones": model.KindZone, "regions": model.KindRegion, "datacenters": model.KindDatacenter,
 	"services": model.KindService, "overrides": model.KindOverride, "events": model.KindEvent,
-	"tokens": model.KindToken, "checkers": model.KindChecker,
+	"tokens": model.KindToken, "checkers": model.KindChecker, "verdicts": model.KindVerdict,
+	"webhooks": model.KindWebhook,
+}
+
+// Health reports that `meridian get` shows besides the kinds: documents
+// the health engine computes (GET /api/v1/availability, /api/v1/status),
+// not objects, so they take no NAME and have no list.
+const (
+	getAvailability = "availability"
+	getStatus       = "status"
+)
+
+// getNames is every name get takes, for help and errors.
+func getNames() string {
+	return strings.Join(append(getKindNames(), getAvailability, getStatus), ", ")
 }
 
 func getKindNames() []string {
@@ -70,8 +86,8 @@ func newGetCmd() *cobra.Command {
 		opts getOptions
 	)
 	cmd := &cobra.Command{
-		Use:   "get KIND [NAME]",
-		Short: "Show objects, overrides, events, tokens or checkers from the server",
+		Use:   "get KIND [NAME] | get availability|status",
+		Short: "Show objects, overrides, events, tokens, checkers, verdicts, webhooks or health reports",
 		Long: `Get lists the objects of a kind, or shows one by name, as a table (the
 default), as the API's JSON (-o json) or as YAML (-o yaml). Lists follow the
 API's pages to the end (--limit stops earlier); -o json prints them as one
@@ -81,14 +97,44 @@ KIND is one of: ` + strings.Join(getKindNames(), ", ") + `.
 A service is named NAME (all its types) or NAME/TYPE; an override by its
 target, datacenter/NAME or endpoint/SERVICE/TYPE/ADDRESS (a bare NAME means
 datacenter/NAME). Events are listed oldest first and filtered with --since,
---until and --object.`,
+--until and --object. Verdicts (the health engine's view of each checked
+endpoint) are filtered by service: NAME or NAME/TYPE. Webhooks never show
+their secret, only whether they have one.
+
+Two health reports take no NAME; -o json and -o yaml print the API's
+document as it is:
+
+  availability  per data center, service and endpoint (SERVICE/TYPE/ADDRESS):
+                the percentage of the last 24h, 7d and 30d that it was up
+                (cut, never rounded, to three decimals: 100% only without
+                any downtime) and the minutes it was down in 30d
+  status        every data center with how many of its checked endpoints
+                are up, down and unknown (status up, degraded or down),
+                then every checker: fresh, stale or isolated, and the age
+                of its last report`,
 		Example: `  meridian get datacenters
   meridian get services app.gslb.example.test/A -o json
-  meridian get events --since 1h --object datacenter/fra`,
+  meridian get events --since 1h --object datacenter/fra
+  meridian get verdicts app.gslb.example.test
+  meridian get status
+  meridian get availability -o json`,
 		RunE: runE(cobra.RangeArgs(1, 2), func(ctx context.Context, cmd *cobra.Command, args []string) error {
+			if report := strings.ToLower(args[0]); report == getAvailability || report == getStatus {
+				if len(args) == 2 {
+					return usageErrorf("%s takes no NAME", report)
+				}
+				if err := opts.checkReport(cmd, report); err != nil {
+					return err
+				}
+				c, err := api.client(cmd)
+				if err != nil {
+					return err
+				}
+				return runGetReport(ctx, cmd.OutOrStdout(), c, report, opts.output)
+			}
 			kind, ok := getKindOf(args[0])
 			if !ok {
-				return usageErrorf("unknown kind %q: want one of %s", args[0], strings.Join(getKindNames(), ", "))
+				return usageErrorf("unknown kind %q: want one of %s", args[0], getNames())
 			}
 			name := ""
 			if len(args) == 2 {
@@ -111,7 +157,7 @@ datacenter/NAME). Events are listed oldest first and filtered with --since,
 	f.StringVar(&opts.until, "until", "", "events before this time (same forms as --since)")
 	f.StringVar(&opts.object, "object", "", "events of one object (datacenter/fra) or of a kind (datacenter/)")
 	f.IntVar(&opts.limit, "limit", 0, "show at most this many items (0: all)")
-	f.StringVar(&opts.qtype, "type", "", "services: the type (A, AAAA, CNAME) when NAME has several")
+	f.StringVar(&opts.qtype, "type", "", "services and verdicts: the type (A, AAAA, CNAME) when NAME has several")
 	return asClientCommand(cmd)
 }
 
@@ -133,10 +179,21 @@ func (o *getOptions) check(cmd *cobra.Command, kind model.Kind, name string) err
 	} else if name != "" {
 		return usageErrorf("events have no names: filter with --object, --since and --until")
 	}
-	if o.qtype != "" && (kind != model.KindService || name == "") {
+	if o.qtype != "" && ((kind != model.KindService && kind != model.KindVerdict) || name == "") {
 		return usageErrorf("--type chooses among the services of one NAME")
 	}
 	return nil
+}
+
+// checkReport checks the flags of get availability and get status: an
+// output format, and none of the list flags.
+func (o *getOptions) checkReport(cmd *cobra.Command, report string) error {
+	for _, f := range []string{"limit", "type"} {
+		if cmd.Flags().Changed(f) {
+			return usageErrorf("--%s is not for %s", f, report)
+		}
+	}
+	return o.check(cmd, "", "")
 }
 
 // eventTime reads --since/--until: RFC 3339, a date, or a duration ago.
@@ -154,6 +211,17 @@ func eventTime(flag, s string, now time.Time) (string, error) {
 }
 
 func runGet(ctx context.Context, w io.Writer, c *client.Client, kind model.Kind, name string, o *getOptions) error {
+	if kind == model.KindVerdict && name != "" {
+		// Verdicts have no route of their own: NAME filters by service.
+		if o.qtype != "" {
+			name = strings.TrimSuffix(name, "/"+o.qtype) + "/" + strings.ToUpper(o.qtype)
+		}
+		items, err := c.List(ctx, client.CollectionPath(kind), url.Values{"service": {name}}, o.limit)
+		if err != nil {
+			return err
+		}
+		return writeItems(w, kind, items, true, o.output)
+	}
 	if name == "" {
 		query := url.Values{}
 		if kind == model.KindEvent {
@@ -397,6 +465,19 @@ var getTables = map[model.Kind][]tableColumn{
 		{"LAST SEEN", timeCol("last_seen")},
 		{"ISOLATED", col("isolated")},
 	},
+	model.KindVerdict: {
+		{"SERVICE", col("service")},
+		{"ENDPOINT", col("endpoint")},
+		{"DATACENTER", col("datacenter")},
+		{"HEALTH", col("health")},
+		{"SINCE", timeCol("since")},
+		{"REASON", col("reason")},
+	},
+	model.KindWebhook: {
+		{"NAME", col("name")},
+		{"URL", col("url")},
+		{"HAS SECRET", col("has_secret")},
+	},
 }
 
 func jsonMap(v any) map[string]any { m, _ := v.(map[string]any); return m }
@@ -461,4 +542,119 @@ func cleanCell(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// runGetReport prints the availability or status report: the API's
+// document for json and yaml, tables otherwise.
+func runGetReport(ctx context.Context, w io.Writer, c *client.Client, report, format string) error {
+	var raw json.RawMessage
+	var err error
+	if report == getAvailability {
+		err = c.Availability(ctx, &raw)
+	} else {
+		err = c.Status(ctx, &raw)
+	}
+	if err != nil {
+		return err
+	}
+	if format != "table" {
+		return writeItems(w, "", []json.RawMessage{raw}, false, format)
+	}
+	if report == getAvailability {
+		var rep fleet.AvailabilityReport
+		if err := json.Unmarshal(raw, &rep); err != nil {
+			return fmt.Errorf("the server's answer is not the JSON expected: %w", err)
+		}
+		return writeAvailability(w, &rep)
+	}
+	var st fleet.Status
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return fmt.Errorf("the server's answer is not the JSON expected: %w", err)
+	}
+	return writeStatus(w, &st)
+}
+
+// writeAvailability prints one row per data center, service and endpoint
+// (named SERVICE/TYPE/ADDRESS, as --endpoint takes it) with its
+// percentage up over each window and its downtime over the longest.
+func writeAvailability(w io.Writer, rep *fleet.AvailabilityReport) error {
+	windows := rep.Windows
+	if len(windows) == 0 {
+		for _, win := range fleet.AvailabilityWindows {
+			windows = append(windows, win.Name)
+		}
+	}
+	longest := windows[len(windows)-1]
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	headers := []string{"KIND", "NAME"}
+	for _, name := range windows {
+		headers = append(headers, strings.ToUpper(name))
+	}
+	headers = append(headers, "DOWNTIME "+strings.ToUpper(longest)+" (MIN)")
+	fmt.Fprintln(tw, strings.Join(headers, "\t"))
+	var rows []fleet.AvailabilityRow
+	rows = append(rows, rep.Datacenters...)
+	rows = append(rows, rep.Services...)
+	rows = append(rows, rep.Endpoints...)
+	for _, r := range rows {
+		name := r.Name
+		if r.Kind == fleet.KindEndpoint {
+			name = r.Service + "/" + r.Name
+		}
+		cells := []string{r.Kind, name}
+		for _, win := range windows {
+			cells = append(cells, percentText(r.Windows[win]))
+		}
+		cells = append(cells, minutesText(r.Windows[longest].DowntimeMinutes))
+		for i := range cells {
+			cells[i] = orDash(cleanCell(cells[i]))
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	}
+	return tw.Flush()
+}
+
+// percentText is a window's percentage up with three decimals, cut
+// rather than rounded so that any downtime shows: 100% only without
+// downtime, 99.999% for a second in a day.
+func percentText(win fleet.Window) string {
+	if win.DowntimeSeconds <= 0 {
+		return "100%"
+	}
+	// The epsilon keeps 99.975 (stored as 99.97499…) from becoming 99.974.
+	p := math.Floor(win.Percent*1000+1e-6) / 1000
+	return strconv.FormatFloat(min(p, 99.999), 'f', 3, 64) + "%"
+}
+
+// minutesText is downtime in minutes with two decimals; downtime too
+// short for them is "<0.01", not 0.
+func minutesText(m float64) string {
+	if m > 0 && m < 0.01 {
+		return "<0.01"
+	}
+	return strconv.FormatFloat(m, 'f', 2, 64)
+}
+
+// writeStatus prints the data centers, a blank line, then the checkers.
+func writeStatus(w io.Writer, st *fleet.Status) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tREGION\tSTATUS\tUP\tDOWN\tUNKNOWN")
+	for _, d := range st.Datacenters {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\n", cleanCell(d.Name), orDash(cleanCell(d.Region)), d.Status, d.Up, d.Down, d.Unknown)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tREGION\tSTATE\tLAST SEEN\tAGE")
+	for _, c := range st.Checkers {
+		seen, age := "-", "-"
+		if !c.LastSeen.IsZero() {
+			seen = c.LastSeen.UTC().Format("2006-01-02 15:04:05Z")
+			age = time.Duration(c.AgeSeconds * float64(time.Second)).Round(time.Second).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cleanCell(c.Name), orDash(cleanCell(c.Region)), c.State, seen, age)
+	}
+	return tw.Flush()
 }

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -13,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -137,10 +134,10 @@ func quorumInNamespace(t *testing.T, ns string) {
 	// Kill the first cut-off checker: its votes expire after three
 	// intervals of silence, and the two left (one up, one down: a tie)
 	// keep alpha up.
-	if err := cut.Process.Kill(); err != nil {
+	if err := cut.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	_ = cut.Wait()
+	<-cut.done
 	start = time.Now()
 	v = waitAlpha(t, p, func(v verdictView) bool { return v.Health == "up" }, 10*time.Second)
 	t.Logf("cut-off checker killed: alpha %s after %v (%s)", v.Health, time.Since(start).Round(time.Millisecond), v.Reason)
@@ -148,9 +145,9 @@ func quorumInNamespace(t *testing.T, ns string) {
 		t.Errorf("after the kill the verdict is not from the other two: %s, votes %+v", v.Reason, v.Votes)
 	}
 	waitAnswer(t, p, []string{"192.0.2.1"}, 5*time.Second)
-	for _, a := range []*exec.Cmd{good, later} {
-		if a.ProcessState != nil {
-			t.Errorf("agent %v exited", a.Args)
+	for _, a := range []*checkerAgent{good, later} {
+		if a.exited() {
+			t.Errorf("agent %v exited", a.cmd.Args)
 		}
 	}
 	p.stop(t)
@@ -212,54 +209,15 @@ func agentBinary(t *testing.T) string {
 
 // startAgent runs `meridian checker` as uid and waits for its first
 // check list.
-func startAgent(t *testing.T, bin string, uid int, name, server, token string) *exec.Cmd {
+func startAgent(t *testing.T, bin string, uid int, name, server, token string) *checkerAgent {
 	t.Helper()
-	cmd := exec.Command(bin, "checker", "--server", server, "--token", token, "--name", name, "--region", "test", "--log-format", "json")
+	var attr *syscall.SysProcAttr
 	if uid != 0 {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
+		attr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
 	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var logs strings.Builder
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		once := sync.Once{}
-		for sc.Scan() {
-			mu.Lock()
-			logs.WriteString(sc.Text() + "\n")
-			mu.Unlock()
-			if strings.Contains(sc.Text(), "check list updated") {
-				once.Do(func() { close(ready) })
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-	}()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-		if t.Failed() {
-			mu.Lock()
-			t.Logf("agent %s logs:\n%s", name, logs.String())
-			mu.Unlock()
-		}
-	})
-	select {
-	case <-ready:
-	case <-time.After(15 * time.Second):
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("agent %s got no check list within 15s:\n%s", name, logs.String())
-	}
-	return cmd
+	a := startCheckerAgentAs(t, bin, attr, server, token, name, "--region", "test")
+	a.waitLog(t, "check list updated", 0, 15*time.Second)
+	return a
 }
 
 // verdictView is the part of a stored verdict the tests read.

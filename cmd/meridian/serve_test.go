@@ -70,6 +70,17 @@ func (p *proc) Logs() string {
 // JSON logs, and returns once it has logged "ready".
 func startServe(t testing.TB, args ...string) *proc {
 	t.Helper()
+	p, err := tryStartServe(t, args...)
+	if err != nil {
+		t.Fatalf("meridian %v", err)
+	}
+	return p
+}
+
+// tryStartServe is startServe returning an error, with the logs, when
+// the server exits before it is ready.
+func tryStartServe(t testing.TB, args ...string) (*proc, error) {
+	t.Helper()
 	args = append([]string{"serve", "--dns-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--log-format", "json"}, args...)
 	p := &proc{cmd: exec.Command(meridianBin, args...), done: make(chan error, 1)}
 	stderr, err := p.cmd.StderrPipe()
@@ -94,23 +105,24 @@ func startServe(t testing.TB, args ...string) *proc {
 		}
 		p.done <- p.cmd.Wait()
 	}()
-	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
-			_ = p.cmd.Process.Kill()
-		}
-	})
 	select {
 	case entry := <-ready:
+		t.Cleanup(func() {
+			if p.cmd.ProcessState == nil {
+				_ = p.cmd.Process.Kill()
+			}
+		})
 		p.udp = entry["dns_udp"].([]any)[0].(string)
 		p.tcp = entry["dns_tcp"].([]any)[0].(string)
 		p.http = entry["http"].(string)
-		return p
+		return p, nil
 	case err := <-p.done:
-		t.Fatalf("meridian exited before ready: %v\n%s", err, p.Logs())
+		return nil, fmt.Errorf("exited before ready: %v\n%s", err, p.Logs())
 	case <-time.After(30 * time.Second):
-		t.Fatalf("meridian not ready after 30s:\n%s", p.Logs())
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return nil, fmt.Errorf("not ready after 30s:\n%s", p.Logs())
 	}
-	return nil
 }
 
 // stop sends SIGTERM and waits for a clean exit.
