@@ -6,7 +6,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
 FUZZTIME ?= 60s
 
-.PHONY: all build run test vet lint bench fuzz cover clean
+.PHONY: all build run test vet lint bench fuzz cover clean web-vendor
 
 all: build
 
@@ -43,6 +43,24 @@ fuzz:
 cover:
 	$(GO) test -race -coverprofile=cover.out $(PKGS)
 	$(GO) tool cover -html=cover.out -o cover.html
+
+## web-vendor: re-fetch the dashboard's browser libraries and world map from the npm registry into web/vendor/ (needs npm; the result is committed)
+WEB_VENDOR := d3-array@3.2.5 d3-geo@3.1.2 topojson-client@3.1.0 world-atlas@2.0.2
+web-vendor:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	( cd "$$tmp" && npm pack --silent $(WEB_VENDOR) >/dev/null ) && \
+	for pkg in $(WEB_VENDOR); do \
+	  name=$${pkg%@*}; mkdir -p "$$tmp/$$name" && \
+	  tar -xzf "$$tmp/$$name-$${pkg##*@}.tgz" -C "$$tmp/$$name" --strip-components=1 || exit 1; \
+	done && \
+	rm -rf web/vendor && mkdir -p web/vendor && \
+	for name in d3-array d3-geo topojson-client; do \
+	  cp "$$tmp/$$name/dist/$$name.min.js" web/vendor/ && cp "$$tmp/$$name/LICENSE" "web/vendor/$$name.LICENSE" || exit 1; \
+	done && \
+	cp "$$tmp/world-atlas/countries-110m.json" web/vendor/ && \
+	cp "$$tmp/world-atlas/LICENSE" web/vendor/world-atlas.LICENSE && \
+	printf '%s\n' $(WEB_VENDOR) > web/vendor/VERSIONS && \
+	ls -l web/vendor
 
 clean:
 	rm -rf bin cover.out cover.html

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/meridian-gslb/meridian/dnsserver"
 	"github.com/meridian-gslb/meridian/store"
 	"github.com/meridian-gslb/meridian/store/model"
+	"github.com/meridian-gslb/meridian/web"
 )
 
 // adminTokenEnv names the environment variable whose value is accepted as
@@ -112,10 +114,21 @@ func validateState(st *model.State) error {
 }
 
 // newHTTPServer serves the API with timeouts against slow clients. The
-// event stream clears its own write deadline.
+// event stream clears its own write deadline. The dashboard (package web)
+// answers / and its files under web.AssetPrefix; every other path,
+// /api/, /healthz, /readyz and /metrics included, goes to the API, which
+// answers unknown paths with its own problem responses.
 func newHTTPServer(h *api.Server, log *slog.Logger) *http.Server {
+	dashboard := web.Handler()
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" || strings.HasPrefix(r.URL.Path, web.AssetPrefix) {
+			dashboard.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
