@@ -163,7 +163,7 @@ func TestCLIApply(t *testing.T) {
 		"    ttl: 45\n    policy: geo\n"+appCheck+"    endpoints:\n      - {datacenter: fra, address: 192.0.2.10, check_target: \"127.0.0.1:18081\"}\n      - {datacenter: fra, address: 192.0.2.12}\n")
 	editFile(t, filepath.Join(filepath.Dir(edited), "gslb.example.test.zone"), "mail        IN A      192.0.2.25\n",
 		"mail        IN A      192.0.2.25\nmail2       IN A      192.0.2.26\n")
-	editFile(t, edited, "      - {datacenter: sin, address: 203.0.113.30, weight: 1}\n", "      - {datacenter: sin, address: 203.0.113.30, weight: 2}\n")
+	editFile(t, edited, "address: 203.0.113.30, weight: 1,", "address: 203.0.113.30, weight: 2,")
 	b, _ := os.ReadFile(edited)
 	i := strings.Index(string(b), "  # failover")
 	j := strings.Index(string(b), "  # weighted")
