@@ -150,6 +150,12 @@ func (e *Engine) Record(ctx context.Context, rep model.Report) error {
 			if stored != nil && stored.Health == v.Health && stored.Error == v.Error && now.Sub(stored.At) < VoteRefresh {
 				continue
 			}
+			if undecided(v, rep.Isolated) && stored != nil && stored.Health != model.HealthUnknown && now.Sub(stored.At) < VoteRefresh {
+				// A checker that restarted is unknown until its
+				// thresholds are reached again: its last opinion
+				// stands meanwhile, so a restart flaps no verdict.
+				continue
+			}
 			v.At = now // when the server recorded it: immune to checkers' clock skew
 			v.ManagedBy = Actor
 			if err := store.Put(tx, &v, 0); err != nil {
@@ -170,4 +176,11 @@ func isolation(isolated bool) string {
 		return "isolated"
 	}
 	return "ok"
+}
+
+// undecided reports whether v is a checker's unknown that only means its
+// thresholds are not reached yet (after a restart, or a new job): no
+// error, and not an isolated checker's.
+func undecided(v model.Vote, isolated bool) bool {
+	return v.Health == model.HealthUnknown && v.Error == "" && !isolated
 }

@@ -143,3 +143,43 @@ func TestRunEvaluatesOnReport(t *testing.T) {
 		waitFor(t, revs, "the verdict")
 	}
 }
+
+// A checker that restarts reports unknown until its thresholds are met
+// again; its last opinion stands meanwhile, so the verdict does not flap
+// up → unknown → up (with events and webhooks) on every node restart.
+func TestRestartedCheckerKeepsItsOpinion(t *testing.T) {
+	env := newTestEnv(t)
+	undecidedVote := ballot{fra1, model.HealthUnknown, ""}
+	env.report("c1", false, up(fra1))
+	env.evaluate()
+	if h := env.health(fra1); h != model.HealthUp {
+		t.Fatalf("health = %s, want up", h)
+	}
+	before := len(env.events("verdict"))
+
+	env.at(2 * time.Second) // restarted: trackers back to unknown
+	env.report("c1", false, undecidedVote)
+	if changes := env.evaluate(); len(changes) != 0 {
+		t.Errorf("a restarted checker's undecided vote changed the verdict: %+v", changes)
+	}
+	if h := env.health(fra1); h != model.HealthUp || len(env.events("verdict")) != before {
+		t.Errorf("health = %s with %d new events, want up and none", h, len(env.events("verdict"))-before)
+	}
+
+	// An unknown with a reason (a probe that cannot be built) is news.
+	env.report("c1", false, ballot{fra1, model.HealthUnknown, "check_target \"x\" is not host:port"})
+	env.evaluate()
+	if h := env.health(fra1); h != model.HealthUnknown {
+		t.Errorf("health after an unknown with an error = %s, want unknown", h)
+	}
+
+	// And an opinion never outlives VoteRefresh of undecided reports.
+	env.report("c1", false, down(fra1, "refused"))
+	env.evaluate()
+	env.at(2*time.Second + VoteRefresh + time.Second)
+	env.report("c1", false, undecidedVote)
+	env.evaluate()
+	if h := env.health(fra1); h != model.HealthUnknown {
+		t.Errorf("health after %v of undecided reports = %s, want unknown", VoteRefresh, h)
+	}
+}
