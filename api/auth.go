@@ -63,12 +63,23 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.problem(w, r, problemf(http.StatusUnauthorized, typeUnauthorized, "send a token as Authorization: Bearer <token>"))
 			return
 		}
+		src := sourceOf(r)
+		if wait, limited := s.authLimit.blocked(src); limited {
+			s.tooMany(w, r, wait)
+			return
+		}
 		p, ok, err := s.lookup(r.Context(), secret)
 		if err != nil {
 			s.problem(w, r, err)
 			return
 		}
 		if !ok {
+			last := s.authLimit.fail(src)
+			s.auditDenied(r, "auth_denied", src, "a token that is not valid (wrong, or revoked)")
+			if last {
+				s.auditDenied(r, "auth_limited", src, "too many failed authentications: further requests get 429 for a while")
+				s.log.Warn("api: too many failed authentications; limiting the address", "source", src)
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="meridian", error="invalid_token"`)
 			s.problem(w, r, problemf(http.StatusUnauthorized, typeUnauthorized, "the token is not valid (wrong, or revoked)"))
 			return
@@ -83,6 +94,7 @@ func (s *Server) allow(c class) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p := principalOf(r.Context())
 			if !c.allows(p.role, r.Method) {
+				s.auditDenied(r, "access_denied", p.name, fmt.Sprintf("role %s may not %s this route", p.role, r.Method))
 				s.problem(w, r, problemf(http.StatusForbidden, typeForbidden, "token %q has role %s, which may not %s %s", p.name, p.role, r.Method, r.URL.Path))
 				return
 			}

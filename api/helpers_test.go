@@ -60,6 +60,9 @@ func newEnvServer(t testing.TB, setup func(*http.Server), opts ...option) *env {
 		Explain:       explainWith(st),
 		Routing:       routingWith(st),
 		AdminToken:    adminSecret,
+		// The access tests send many bad tokens from one address;
+		// TestAuthFailuresLimited tests the limit itself.
+		AuthFailures: AuthFailures{Burst: 100000},
 	}
 	for _, o := range opts {
 		o(&cfg)

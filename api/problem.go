@@ -37,6 +37,7 @@ const (
 	typeNotImplemented   = "urn:meridian:problem:not-implemented"
 	typeUnavailable      = "urn:meridian:problem:unavailable"
 	typeInternal         = "urn:meridian:problem:internal"
+	typeTooMany          = "urn:meridian:problem:too-many-requests"
 )
 
 var titles = map[string]string{
@@ -54,6 +55,7 @@ var titles = map[string]string{
 	typeNotImplemented:   "Not implemented",
 	typeUnavailable:      "Service unavailable",
 	typeInternal:         "Internal server error",
+	typeTooMany:          "Too many requests",
 }
 
 func problemf(status int, typ, format string, args ...any) *Problem {

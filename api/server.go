@@ -71,6 +71,9 @@ type Config struct {
 	MaxBody, MaxApplyBody int64
 	// Heartbeat is the interval of the stream's keep-alive comments.
 	Heartbeat time.Duration
+	// AuthFailures limits failed authentications per source address;
+	// zero values take DefaultAuthBurst and DefaultAuthPer.
+	AuthFailures AuthFailures
 	// Fleet is the health engine behind /checks, the checkers' reports,
 	// /availability and /status; nil answers those routes 503.
 	Fleet Fleet
@@ -85,6 +88,8 @@ type Server struct {
 	router  chi.Router
 	metrics *metrics
 	envHash []byte // SHA-256 of Config.AdminToken, nil when unset
+
+	authLimit *authLimiter
 
 	closeOnce sync.Once
 	closed    chan struct{} // closed by CloseStreams
@@ -120,7 +125,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, st: cfg.Store, log: cfg.Logger, metrics: m, closed: make(chan struct{})}
+	s := &Server{cfg: cfg, st: cfg.Store, log: cfg.Logger, metrics: m, closed: make(chan struct{}),
+		authLimit: newAuthLimiter(cfg.AuthFailures, time.Now)}
 	if cfg.AdminToken != "" {
 		s.envHash = hashSecret(cfg.AdminToken)
 	}
