@@ -23,6 +23,9 @@ import (
 const (
 	envServer = "MERIDIAN_SERVER"
 	envToken  = "MERIDIAN_TOKEN"
+	envCA     = "MERIDIAN_CA"
+	envCert   = "MERIDIAN_CERT"
+	envKey    = "MERIDIAN_KEY"
 )
 
 // Exit codes of the API commands, a contract for scripts (cmd/README.md).
@@ -40,41 +43,69 @@ func clientCommands() []*cobra.Command {
 		newTokenCmd()}
 }
 
-// apiFlags are --server, --token and --timeout, on every API command.
+// apiFlags are --server, --token, --timeout and the TLS flags --ca,
+// --cert and --key, on every API command and the checker agent.
 type apiFlags struct {
 	server, token string
+	ca, cert, key string
 	timeout       time.Duration
 }
+
+// trustCheckMax bounds the handshake that checks an https server's
+// certificate before the first request.
+const trustCheckMax = 5 * time.Second
 
 func (f *apiFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringVar(&f.server, "server", "", "API address, http(s)://host:port (env "+envServer+"; default "+client.DefaultServer+")")
 	fs.StringVar(&f.token, "token", "", "API token (env "+envToken+")")
 	fs.DurationVar(&f.timeout, "timeout", 60*time.Second, "give up on a request after this long")
+	fs.StringVar(&f.ca, "ca", "", "PEM file of the CA(s) to verify an https server with, instead of the system roots (env "+envCA+")")
+	fs.StringVar(&f.cert, "cert", "", "PEM client certificate to present, with --key (env "+envCert+")")
+	fs.StringVar(&f.key, "key", "", "PEM private key of --cert (env "+envKey+")")
+}
+
+// flagOrEnv is the flag's value when it was given, else the variable's.
+func flagOrEnv(cmd *cobra.Command, flag, value, env string) string {
+	if cmd.Flags().Changed(flag) {
+		return value
+	}
+	return os.Getenv(env)
 }
 
 // client makes the API client from the flags and the environment.
 func (f *apiFlags) client(cmd *cobra.Command) (*client.Client, error) {
-	server := f.server
-	if !cmd.Flags().Changed("server") {
-		server = os.Getenv(envServer)
-	}
-	token := f.token
-	if !cmd.Flags().Changed("token") {
-		token = os.Getenv(envToken)
-	}
-	token = strings.TrimSpace(token)
+	server := flagOrEnv(cmd, "server", f.server, envServer)
+	token := strings.TrimSpace(flagOrEnv(cmd, "token", f.token, envToken))
 	if token == "" {
 		return nil, usageErrorf("no API token: give --token or set %s (the server logs an admin token at its first start, or accepts MERIDIAN_ADMIN_TOKEN)", envToken)
 	}
 	if f.timeout <= 0 {
 		return nil, usageErrorf("--timeout must be positive")
 	}
-	c, err := client.New(server, token, &http.Client{Timeout: f.timeout})
+	tcfg, err := clientTLSConfig(flagOrEnv(cmd, "ca", f.ca, envCA),
+		flagOrEnv(cmd, "cert", f.cert, envCert), flagOrEnv(cmd, "key", f.key, envKey))
+	if err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tcfg
+	c, err := client.New(server, token, &http.Client{Timeout: f.timeout, Transport: tr})
 	if err != nil {
 		return nil, usageErrorf("--server / %s: %v", envServer, err)
 	}
 	c.UserAgent = "meridian/" + version
+	// An untrusted certificate is a configuration error that no retry
+	// fixes: find it before the first request, so that the command (and
+	// the checker agent) stops with a clear message.
+	u, _ := client.ParseServer(server)
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := checkServerTrust(ctx, u, tcfg, min(f.timeout, trustCheckMax)); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

@@ -26,6 +26,16 @@ type Config struct {
 		// Listen is the host:port of the HTTP server (health endpoints;
 		// the API and the dashboard later).
 		Listen string `yaml:"listen"`
+		// TLS makes the server serve HTTPS; see tls.go.
+		TLS struct {
+			Cert string `yaml:"cert"` // PEM certificate chain, re-read when it changes
+			Key  string `yaml:"key"`  // PEM private key, re-read when it changes
+			// ClientCA verifies client certificates when presented
+			// (checker agents); tokens are still required.
+			ClientCA string `yaml:"client_ca"`
+		} `yaml:"tls"`
+		// Insecure allows plain HTTP on a non-loopback listen address.
+		Insecure bool `yaml:"insecure"`
 	} `yaml:"http"`
 	// DataDir is the directory of the bbolt file.
 	DataDir string `yaml:"data_dir"`
@@ -74,7 +84,7 @@ func DefaultConfig() *Config {
 }
 
 // LoadConfig reads the YAML file at path over the defaults. Relative paths
-// in it (data_dir, state, geoip.city) are taken relative to the file's
+// in it (data_dir, state, geoip.*, http.tls.*) are taken relative to the file's
 // directory, so a config works from any working directory.
 func LoadConfig(path string) (*Config, error) {
 	c := DefaultConfig()
@@ -88,7 +98,8 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	c.doc = doc
 	dir := filepath.Dir(path)
-	for _, p := range []*string{&c.DataDir, &c.State, &c.GeoIP.City, &c.GeoIP.ASN} {
+	for _, p := range []*string{&c.DataDir, &c.State, &c.GeoIP.City, &c.GeoIP.ASN,
+		&c.HTTP.TLS.Cert, &c.HTTP.TLS.Key, &c.HTTP.TLS.ClientCA} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -115,6 +126,9 @@ func (c *Config) Validate() error {
 	}
 	if err := checkHostPort(c.HTTP.Listen); err != nil {
 		return c.errorf("http.listen", "%q: %v", c.HTTP.Listen, err)
+	}
+	if err := c.validateTLS(); err != nil {
+		return err
 	}
 	if c.DataDir == "" {
 		return c.errorf("data_dir", "must not be empty")

@@ -87,7 +87,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		_ = dns.Shutdown(context.Background())
 		return err
 	}
-	httpLn, err := net.Listen("tcp", cfg.HTTP.Listen)
+	httpLn, httpScheme, err := listenHTTP(cfg, log)
 	if err != nil {
 		_ = dns.Shutdown(context.Background())
 		return fmt.Errorf("http: %w", err)
@@ -119,6 +119,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		"dns_udp", addrStrings(dns.UDPAddrs()),
 		"dns_tcp", addrStrings(dns.TCPAddrs()),
 		"http", httpLn.Addr().String(),
+		"http_scheme", httpScheme,
 		"revision", snap.Revision(),
 		"version", version)
 
