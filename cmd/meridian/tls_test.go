@@ -278,8 +278,13 @@ func TestTLSCertificateRotation(t *testing.T) {
 	writePair(t, s.dir, "server", c, k)
 	took := waitSerial("101")
 	t.Logf("rotated certificate served after %v", took)
-	if !strings.Contains(p.Logs(), `"msg":"TLS certificate reloaded"`) {
-		t.Errorf("the reload was not logged:\n%s", p.Logs())
+	// The log is read from the process's stderr by another goroutine: it
+	// may trail the handshake a little.
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(p.Logs(), `"msg":"TLS certificate reloaded"`); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the reload was not logged:\n%s", p.Logs())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 
 	// A certificate with another pair's key: refused, the last good one
