@@ -133,3 +133,11 @@ func hashSecret(secret string) []byte {
 	h := sha256.Sum256([]byte(secret))
 	return h[:]
 }
+
+// whoami serves GET /api/v1/whoami: the caller's token name and role, so
+// that a client (the dashboard) can tell what it may do without trying a
+// route it may not — which would be a denied attempt in the audit log.
+func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r.Context())
+	writeJSON(w, http.StatusOK, map[string]string{"name": p.name, "role": string(p.role)})
+}

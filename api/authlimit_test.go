@@ -96,3 +96,26 @@ func TestAccessDeniedAudited(t *testing.T) {
 	}
 	t.Errorf("no access_denied event for viewer: %+v", events.Items)
 }
+
+// whoami tells every role who it is, and is no denied attempt.
+func TestWhoami(t *testing.T) {
+	e := newEnv(t)
+	for _, role := range []model.Role{model.RoleRead, model.RoleChecker, model.RoleAdmin} {
+		tok := e.token("t-"+string(role), role)
+		var who struct{ Name, Role string }
+		e.do(req{method: "GET", path: "/api/v1/whoami", token: tok}).want(http.StatusOK).decode(&who)
+		if who.Name != "t-"+string(role) || who.Role != string(role) {
+			t.Errorf("whoami for a %s token = %+v", role, who)
+		}
+	}
+	e.do(req{method: "GET", path: "/api/v1/whoami", token: "-"}).want(http.StatusUnauthorized)
+	var events struct {
+		Items []struct{ Type string } `json:"items"`
+	}
+	e.get("/api/v1/events").want(200).decode(&events)
+	for _, ev := range events.Items {
+		if ev.Type == "access_denied" {
+			t.Errorf("whoami left an access_denied event")
+		}
+	}
+}

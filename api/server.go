@@ -201,6 +201,7 @@ func (s *Server) routes() chi.Router {
 			write.Post("/apply", s.apply)
 
 			checker := r.With(s.allow(classChecker))
+			checker.Get("/whoami", s.whoami)
 			checker.Get("/checkers", s.listCheckers)
 			checker.Get("/checkers/{name}", s.getChecker)
 			write.Delete("/checkers/{name}", s.deleteChecker)

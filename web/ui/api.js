@@ -70,16 +70,13 @@ export function seg(s) {
   return String(s).replace(/[^A-Za-z0-9._~:-]/g, (c) => encodeURIComponent(c));
 }
 
-// probeRole signs in: the token must read (/status), and an admin token
-// may list tokens. Answers "admin" or "read"; throws APIError (401: bad
-// token; 403: a checker token, which cannot read the dashboard's data).
+// probeRole signs in: the token must read (/status), and /whoami says
+// its role, without trying a route the role may not use (that would be a
+// denied attempt in the audit log). Answers "admin" or "read"; throws
+// APIError (401: bad token; 403: a checker token, which cannot read the
+// dashboard's data).
 export async function probeRole() {
   await api("/status", { quiet401: true });
-  try {
-    await api("/tokens?limit=1", { quiet401: true });
-    return "admin";
-  } catch (e) {
-    if (e instanceof APIError && e.status === 403) return "read";
-    throw e;
-  }
+  const who = await api("/whoami", { quiet401: true });
+  return who && who.role === "admin" ? "admin" : "read";
 }
