@@ -75,7 +75,7 @@ zones:
 func TestLoadErrorsNameFileAndLine(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, "bad.zone", "www A 192.0.2.1\nbad\n")
-	tests := []struct{ name, doc, want string }{
+	tests := []loadErrorCase{
 		{"unknown key", "zones:\n  - name: a.test\n    nameserver: []\n", `state.yaml:3: unknown key "nameserver"`},
 		{"bad name", "zones:\n  - name: 'a..test'\n", `state.yaml:2: zones[0].name: "a..test" is not a valid domain name`},
 		{"missing zone file", "zones:\n  - name: a.test\n    file: nope.zone\n", `state.yaml:3: zones[0].file: zone a.test.: open `},
@@ -167,7 +167,7 @@ func TestServiceErrorsNameLine(t *testing.T) {
 	head := "zones:\n  - name: a.test\n    nameservers: [{name: ns.example.net}]\n" +
 		"regions:\n  - {name: eu, continents: [EU]}\n" +
 		"datacenters:\n  - {name: fra, region: eu, location: {lat: 50, lon: 8}}\n"
-	tests := []struct{ name, doc, want string }{
+	tests := []loadErrorCase{
 		{"unknown policy preset", "services:\n  - name: x.a.test\n    type: A\n    policy: closest\n    endpoints: [{datacenter: fra, address: 192.0.2.1}]\n",
 			`state.yaml:9: services[0]: model: invalid: service "x.a.test.": policy: unknown preset "closest"`},
 		{"bad step", "services:\n  - name: x.a.test\n    type: A\n    policy: [healthy, {first: zero}]\n    endpoints: [{datacenter: fra, address: 192.0.2.1}]\n",
@@ -183,20 +183,7 @@ func TestServiceErrorsNameLine(t *testing.T) {
 		{"unknown endpoint key", "services:\n  - name: x.a.test\n    type: A\n    endpoints: [{datacenter: fra, adress: 192.0.2.1}]\n",
 			`state.yaml:11: unknown key "adress"`},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			doc := head + tt.doc
-			p := write(t, dir, "state.yaml", doc)
-			_, err := Load(p, lineParser)
-			if err == nil {
-				t.Fatalf("accepted:\n%s", doc)
-			}
-			got := strings.TrimPrefix(err.Error(), dir+string(os.PathSeparator))
-			if !strings.Contains(got, tt.want) {
-				t.Errorf("error = %q\nwant it to contain %q", got, tt.want)
-			}
-		})
-	}
+	wantLoadErrors(t, dir, head, tests)
 }
 
 func TestRegionErrorLine(t *testing.T) {
@@ -262,7 +249,7 @@ func TestCheckErrorsNameLine(t *testing.T) {
 	head := "zones:\n  - name: a.test\n    nameservers: [{name: ns.example.net}]\n" +
 		"datacenters:\n  - {name: fra, location: {lat: 50, lon: 8}}\n" +
 		"services:\n  - name: x.a.test\n    type: A\n    endpoints: [{datacenter: fra, address: 192.0.2.1}]\n"
-	tests := []struct{ name, doc, want string }{
+	tests := []loadErrorCase{
 		{"bad duration", "    check: {type: http, interval: 1 second}\n", `state.yaml:10: invalid duration "1 second"`},
 		{"interval below 1s", "    check: {type: http, interval: 500ms}\n", `state.yaml:10: services[0].check: model: invalid: service "x.a.test.": check: interval must be at least 1s`},
 		{"bad type", "    check: {type: icmp}\n", `services[0].check: model: invalid: service "x.a.test.": check: type "icmp" is not http, https, tcp or dns`},
@@ -272,6 +259,15 @@ func TestCheckErrorsNameLine(t *testing.T) {
 		{"bad webhook", "notify:\n  - {url: ftp://x}\n", `state.yaml:11: notify[0]: model: invalid: webhook`},
 		{"short secret", "notify:\n  - {url: http://x.test/, secret: abc}\n", `notify[0]: model: invalid: webhook "hook-`},
 	}
+	wantLoadErrors(t, dir, head, tests)
+}
+
+// loadErrorCase is a state file, head + doc, that must fail to load with
+// an error containing want (file name made relative to the test's dir).
+type loadErrorCase struct{ name, doc, want string }
+
+func wantLoadErrors(t *testing.T, dir, head string, tests []loadErrorCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			doc := head + tt.doc
