@@ -25,6 +25,12 @@ type Stats struct {
 	FormErr   uint64
 	NotImp    uint64
 	Dropped   uint64
+	// RRLDropped and RRLSlipped count UDP responses response rate
+	// limiting dropped or sent truncated instead (they are in Queries
+	// too); TCPRefused counts TCP connections closed over a limit.
+	RRLDropped uint64
+	RRLSlipped uint64
+	TCPRefused uint64
 }
 
 // counters are a Server's Stats, and what Metrics reads of it at scrape
@@ -38,6 +44,7 @@ type counters struct {
 	droppedShort, droppedQR     atomic.Uint64
 	// writeFailed counts responses WriteMsg could not send (not in Stats).
 	writeFailed atomic.Uint64
+	rrlDropped, rrlSlipped, tcpRefused atomic.Uint64
 }
 
 func (c *counters) load() Stats {
@@ -51,6 +58,10 @@ func (c *counters) load() Stats {
 		FormErr:   c.formErr.Load() + c.rejectFormErr[0].Load() + c.rejectFormErr[1].Load(),
 		NotImp:    c.notImp.Load() + c.rejectNotImp[0].Load() + c.rejectNotImp[1].Load(),
 		Dropped:   c.droppedShort.Load() + c.droppedQR.Load(),
+
+		RRLDropped: c.rrlDropped.Load(),
+		RRLSlipped: c.rrlSlipped.Load(),
+		TCPRefused: c.tcpRefused.Load(),
 	}
 }
 
@@ -184,9 +195,30 @@ func (h handler) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		h.serveCounted(w, req, cur)
 		return
 	}
-	m := cur.snap.answer(req, h.tcp, remoteAddr(w))
+	src := remoteAddr(w)
+	m := cur.snap.answer(req, h.tcp, src)
 	h.s.stats.response(m, h.tcp)
+	if h.limited(src, m) {
+		return
+	}
 	h.write(w, m)
+}
+
+// limited applies response rate limiting to a UDP response: true when m
+// is to be dropped; a slipped m is made truncated.
+func (h handler) limited(src netip.Addr, m *dns.Msg) bool {
+	if h.tcp || h.s.rrl == nil {
+		return false
+	}
+	switch h.s.rrl.decide(src, m) {
+	case rrlDrop:
+		h.s.stats.rrlDropped.Add(1)
+		return true
+	case rrlSlip:
+		h.s.stats.rrlSlipped.Add(1)
+		slipped(m)
+	}
+	return false
 }
 
 // serveCounted is ServeDNS with Metrics: the answer counts itself into
@@ -197,8 +229,12 @@ func (h handler) serveCounted(w dns.ResponseWriter, req *dns.Msg, cur *served) {
 	if timed {
 		start = time.Now()
 	}
-	m := cur.snap.respond(req, h.tcp, remoteAddr(w), nil, cur.stats)
+	src := remoteAddr(w)
+	m := cur.snap.respond(req, h.tcp, src, nil, cur.stats)
 	h.s.stats.response(m, h.tcp)
+	if h.limited(src, m) {
+		return
+	}
 	h.write(w, m)
 	if timed {
 		cur.stats.m.latency.Observe(time.Since(start).Seconds())

@@ -28,6 +28,7 @@ type Metrics struct {
 	builds    *prometheus.CounterVec
 
 	queries, answers, fallbacks, truncated, dropped *prometheus.Desc
+	rrl, tcpRefused                                 *prometheus.Desc
 
 	noZone *row // the queries no served zone answered; never dropped
 
@@ -95,6 +96,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		dropped: prometheus.NewDesc("meridian_dns_dropped_total",
 			"Messages not answered (too_short: shorter than a header; qr_set: a response) or answers not delivered (write_failed).",
 			[]string{"reason"}, nil),
+		rrl: prometheus.NewDesc("meridian_dns_rrl_responses_total",
+			"UDP responses limited by response rate limiting, by action: dropped, or slipped (sent truncated, without records).",
+			[]string{"action"}, nil),
+		tcpRefused: prometheus.NewDesc("meridian_dns_tcp_connections_refused_total",
+			"TCP connections closed as soon as accepted because the overall or the per-client limit was reached.", nil, nil),
 		noZone: &row{},
 		rows:   map[rowKey]*row{},
 		dcs:    map[string]*dcRow{},
@@ -137,7 +143,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, c := range []prometheus.Collector{m.latency, m.builds, m.buildTime, m.revision, m.stale} {
 		c.Describe(ch)
 	}
-	for _, d := range []*prometheus.Desc{m.queries, m.answers, m.fallbacks, m.truncated, m.dropped} {
+	for _, d := range []*prometheus.Desc{m.queries, m.answers, m.fallbacks, m.truncated, m.dropped, m.rrl, m.tcpRefused} {
 		ch <- d
 	}
 }
@@ -157,7 +163,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	for _, d := range m.dcs {
 		dcs = append(dcs, d)
 	}
-	var truncated, tooShort, qrSet, writeFailed uint64
+	var truncated, tooShort, qrSet, writeFailed, rrlDropped, rrlSlipped, tcpRefused uint64
 	var rejects [len(transports)]struct{ formErr, notImp uint64 }
 	for _, s := range m.servers {
 		c := &s.stats
@@ -165,6 +171,9 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		tooShort += c.droppedShort.Load()
 		qrSet += c.droppedQR.Load()
 		writeFailed += c.writeFailed.Load()
+		rrlDropped += c.rrlDropped.Load()
+		rrlSlipped += c.rrlSlipped.Load()
+		tcpRefused += c.tcpRefused.Load()
 		for tr := range transports {
 			rejects[tr].formErr += c.rejectFormErr[tr].Load()
 			rejects[tr].notImp += c.rejectNotImp[tr].Load()
@@ -198,6 +207,9 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.dropped, prometheus.CounterValue, float64(tooShort), "too_short")
 	ch <- prometheus.MustNewConstMetric(m.dropped, prometheus.CounterValue, float64(qrSet), "qr_set")
 	ch <- prometheus.MustNewConstMetric(m.dropped, prometheus.CounterValue, float64(writeFailed), "write_failed")
+	ch <- prometheus.MustNewConstMetric(m.rrl, prometheus.CounterValue, float64(rrlDropped), "dropped")
+	ch <- prometheus.MustNewConstMetric(m.rrl, prometheus.CounterValue, float64(rrlSlipped), "slipped")
+	ch <- prometheus.MustNewConstMetric(m.tcpRefused, prometheus.CounterValue, float64(tcpRefused))
 }
 
 // load reads the row's counters into v.

@@ -285,8 +285,10 @@ func TestMetricsLint(t *testing.T) {
 	wantNames := []string{
 		"meridian_dns_answer_duration_seconds", "meridian_dns_answers_total", "meridian_dns_dropped_total",
 		"meridian_dns_fallbacks_total", "meridian_dns_queries_total", "meridian_dns_responses_truncated_total",
+		"meridian_dns_rrl_responses_total",
 		"meridian_dns_snapshot_build_duration_seconds", "meridian_dns_snapshot_builds_total",
 		"meridian_dns_snapshot_revision", "meridian_dns_snapshot_stale_overrides",
+		"meridian_dns_tcp_connections_refused_total",
 	}
 	if diff := cmp.Diff(wantNames, names); diff != "" {
 		t.Errorf("metric names (-want +got):\n%s", diff)

@@ -28,6 +28,16 @@ type Config struct {
 	// connection, and each write of a response to a TCP client. Zero
 	// means 2s.
 	ReadTimeout time.Duration
+	// TCPMaxConnections caps the TCP connections open at once; more are
+	// closed as soon as they are accepted. Zero means 1000, negative no
+	// limit.
+	TCPMaxConnections int
+	// TCPMaxConnectionsPerClient caps them per client address. Zero
+	// means 64, negative no limit.
+	TCPMaxConnectionsPerClient int
+	// RRL limits identical UDP responses per client network; the zero
+	// value is off. See RRLConfig.
+	RRL RRLConfig
 	// Logger receives listener errors; nil discards them. Queries are
 	// never logged.
 	Logger *slog.Logger
@@ -40,6 +50,10 @@ type Config struct {
 const (
 	DefaultTCPIdleTimeout = 10 * time.Second
 	DefaultReadTimeout    = 2 * time.Second
+	// DefaultTCPMaxConnections is BIND's tcp-clients scaled for an
+	// authoritative server that mostly answers UDP.
+	DefaultTCPMaxConnections          = 1000
+	DefaultTCPMaxConnectionsPerClient = 64
 )
 
 // udpReadSize is the receive buffer for one UDP query. Larger datagrams
@@ -53,6 +67,7 @@ type Server struct {
 	log   *slog.Logger
 	cur   atomic.Pointer[served] // never nil after New
 	stats counters
+	rrl   *rrl // nil when RRL is off
 
 	mu       sync.Mutex // guards the fields below; never taken by a query
 	started  bool
@@ -67,7 +82,7 @@ type Server struct {
 }
 
 // New returns a server for cfg, not yet listening. Until Swap gives it a
-// snapshot it refuses every query.
+// snapshot it refuses every query. cfg.RRL must be valid (Validate).
 func New(cfg Config) *Server {
 	if cfg.TCPIdleTimeout <= 0 {
 		cfg.TCPIdleTimeout = DefaultTCPIdleTimeout
@@ -75,16 +90,33 @@ func New(cfg Config) *Server {
 	if cfg.ReadTimeout <= 0 {
 		cfg.ReadTimeout = DefaultReadTimeout
 	}
+	cfg.TCPMaxConnections = limitOrDefault(cfg.TCPMaxConnections, DefaultTCPMaxConnections)
+	cfg.TCPMaxConnectionsPerClient = limitOrDefault(cfg.TCPMaxConnectionsPerClient, DefaultTCPMaxConnectionsPerClient)
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, log: log}
+	if cfg.RRL.ResponsesPerSecond > 0 {
+		s.rrl = newRRL(cfg.RRL)
+	}
 	if cfg.Metrics != nil {
 		cfg.Metrics.addServer(s)
 	}
 	s.Swap(nil)
 	return s
+}
+
+// limitOrDefault maps a Config limit to the listener's: zero is the
+// default, negative is no limit (0).
+func limitOrDefault(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
 }
 
 // served is what the handler loads per query: the snapshot and, with
@@ -150,7 +182,7 @@ func (s *Server) Start(ctx context.Context) error {
 	var servers []*dns.Server
 	for i := range pcs {
 		u, t := s.dnsServer(false), s.dnsServer(true)
-		u.PacketConn, t.Listener = pcs[i], writeTimeoutListener{Listener: lns[i], timeout: s.cfg.ReadTimeout}
+		u.PacketConn, t.Listener = pcs[i], newTCPListener(lns[i], s.cfg, &s.stats.tcpRefused)
 		for _, srv := range []*dns.Server{u, t} {
 			srv.NotifyStartedFunc = func() { started <- struct{}{} }
 			servers = append(servers, srv)

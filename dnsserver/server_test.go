@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -295,7 +296,7 @@ func TestWriteTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wl := writeTimeoutListener{Listener: ln, timeout: 100 * time.Millisecond}
+	wl := newTCPListener(ln, Config{ReadTimeout: 100 * time.Millisecond}, new(atomic.Uint64))
 	defer wl.Close()
 	client, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {

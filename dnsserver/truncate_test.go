@@ -88,3 +88,50 @@ func TestTruncation(t *testing.T) {
 		})
 	}
 }
+
+// TestNoAmplification: whatever is asked over UDP, ANY included, the
+// response fits the client's buffer (512 octets without EDNS, at most our
+// 1232 with it); a negative answer (NXDOMAIN or NODATA, what a random-name
+// flood gets) carries the zone's SOA and nothing else, so it costs no more
+// than a small positive answer however the name is chosen.
+func TestNoAmplification(t *testing.T) {
+	snap := snapshotOf(t, "trunc.test.", truncZone(), "example.test.", exampleZone)
+	queries := []string{"big.trunc.test. TXT", "big.trunc.test. ANY", "mx.trunc.test. ANY", "mx.trunc.test. MX",
+		"www.deleg.trunc.test. ANY", "trunc.test. ANY", "www.example.test. A", "www.example.test. ANY"}
+	negative := []string{"nothere.trunc.test. A", "x.y.z.trunc.test. ANY", "big.trunc.test. A", "nothere.example.test. ANY",
+		"a.very.long.random.name.that.does.not.exist.anywhere.example.test. TXT"}
+	for _, edns := range []uint16{0, 512, 1232, 4096, 65535} {
+		limit := 512
+		if edns > 512 {
+			limit = min(int(edns), ednsUDPSize)
+		}
+		for _, q := range append(queries, negative...) {
+			req := question(t, q)
+			if edns != 0 {
+				withOPT(req, edns, true, 0)
+			}
+			r := snap.answer(req, false, testSrc)
+			wire, err := r.Pack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(wire) > limit {
+				t.Errorf("EDNS %d, %s: %d octets over UDP, more than the client's %d", edns, q, len(wire), limit)
+			}
+		}
+		for _, q := range negative {
+			req := question(t, q)
+			if edns != 0 {
+				withOPT(req, edns, true, 0)
+			}
+			r := snap.answer(req, false, testSrc)
+			opt := 0
+			if edns != 0 {
+				opt = 1
+			}
+			if len(r.Answer) != 0 || len(r.Ns) != 1 || r.Ns[0].Header().Rrtype != dns.TypeSOA || len(r.Extra) != opt {
+				t.Errorf("EDNS %d, %s: negative answer with more than the SOA: %v", edns, q, r)
+			}
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meridian-gslb/meridian/dnsserver"
 	"github.com/meridian-gslb/meridian/store/model"
 	"github.com/meridian-gslb/meridian/store/yamlfile"
 )
@@ -21,6 +22,22 @@ type Config struct {
 	DNS struct {
 		// Listen lists host:port addresses, each served on UDP and TCP.
 		Listen []string `yaml:"listen"`
+		// RRL is response rate limiting of UDP answers (off without
+		// responses_per_second); see dnsserver.RRLConfig.
+		RRL struct {
+			ResponsesPerSecond int     `yaml:"responses_per_second"`
+			Slip               *int    `yaml:"slip"`   // default 2
+			Window             seconds `yaml:"window"` // seconds or a Go duration; default 15s
+			IPv4Prefix         int     `yaml:"ipv4_prefix"`
+			IPv6Prefix         int     `yaml:"ipv6_prefix"`
+		} `yaml:"rrl"`
+		// TCP limits connections and how long they may wait.
+		TCP struct {
+			MaxConnections          int            `yaml:"max_connections"`            // default 1000; -1 no limit
+			MaxConnectionsPerClient int            `yaml:"max_connections_per_client"` // default 64; -1 no limit
+			IdleTimeout             model.Duration `yaml:"idle_timeout"`               // between queries; default 10s
+			ReadTimeout             model.Duration `yaml:"read_timeout"`               // first query, each write; default 2s
+		} `yaml:"tcp"`
 	} `yaml:"dns"`
 	HTTP struct {
 		// Listen is the host:port of the HTTP server (health endpoints;
@@ -124,6 +141,9 @@ func (c *Config) Validate() error {
 		}
 		seen[a] = true
 	}
+	if err := c.validateDNSLimits(); err != nil {
+		return err
+	}
 	if err := checkHostPort(c.HTTP.Listen); err != nil {
 		return c.errorf("http.listen", "%q: %v", c.HTTP.Listen, err)
 	}
@@ -176,6 +196,70 @@ func (c *Config) Validate() error {
 	default:
 		return c.errorf("log.format", "%q is not text or json", c.Log.Format)
 	}
+	return nil
+}
+
+// rrl is dns.rrl as the DNS server takes it.
+func (c *Config) rrl() dnsserver.RRLConfig {
+	r := c.DNS.RRL
+	slip := dnsserver.DefaultRRLSlip
+	if r.Slip != nil {
+		slip = *r.Slip
+	}
+	return dnsserver.RRLConfig{
+		ResponsesPerSecond: r.ResponsesPerSecond, Slip: slip, Window: time.Duration(r.Window),
+		IPv4Prefix: r.IPv4Prefix, IPv6Prefix: r.IPv6Prefix,
+	}
+}
+
+// dnsConfig is the DNS server's configuration.
+func (c *Config) dnsConfig() dnsserver.Config {
+	t := c.DNS.TCP
+	return dnsserver.Config{
+		Listen:                     c.DNS.Listen,
+		TCPIdleTimeout:             t.IdleTimeout.D(),
+		ReadTimeout:                t.ReadTimeout.D(),
+		TCPMaxConnections:          t.MaxConnections,
+		TCPMaxConnectionsPerClient: t.MaxConnectionsPerClient,
+		RRL:                        c.rrl(),
+	}
+}
+
+func (c *Config) validateDNSLimits() error {
+	if err := c.rrl().Validate(); err != nil {
+		field, _, _ := strings.Cut(err.Error(), " ")
+		return c.errorf("dns.rrl."+field, "%v", err)
+	}
+	t := c.DNS.TCP
+	if t.MaxConnections < -1 {
+		return c.errorf("dns.tcp.max_connections", "must be a number of connections, or -1 for no limit")
+	}
+	if t.MaxConnectionsPerClient < -1 {
+		return c.errorf("dns.tcp.max_connections_per_client", "must be a number of connections, or -1 for no limit")
+	}
+	if t.IdleTimeout < 0 || t.IdleTimeout.D() > time.Hour {
+		return c.errorf("dns.tcp.idle_timeout", "must be between 0 (the default, 10s) and 1h")
+	}
+	if t.ReadTimeout < 0 || t.ReadTimeout.D() > time.Minute {
+		return c.errorf("dns.tcp.read_timeout", "must be between 0 (the default, 2s) and 1m")
+	}
+	return nil
+}
+
+// seconds is a duration written as a number of seconds (as BIND writes
+// the RRL window) or as a Go duration string.
+type seconds time.Duration
+
+func (s *seconds) UnmarshalText(b []byte) error {
+	if n, err := strconv.Atoi(string(b)); err == nil {
+		*s = seconds(time.Duration(n) * time.Second)
+		return nil
+	}
+	d, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (want seconds, such as 15, or a Go duration such as 15s)", b)
+	}
+	*s = seconds(d)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func writeConfig(t *testing.T, text string) string {
@@ -46,6 +47,37 @@ state: state.yaml
 	}
 }
 
+func TestConfigDNSLimits(t *testing.T) {
+	p := writeConfig(t, `
+dns:
+  rrl: {responses_per_second: 20, slip: 0, window: 30, ipv4_prefix: 32, ipv6_prefix: 64}
+  tcp: {max_connections: 10, max_connections_per_client: -1, idle_timeout: 5s, read_timeout: 1s}
+`)
+	c, err := LoadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	d := c.dnsConfig()
+	r := d.RRL
+	if r.ResponsesPerSecond != 20 || r.Slip != 0 || r.Window != 30*time.Second || r.IPv4Prefix != 32 || r.IPv6Prefix != 64 {
+		t.Errorf("rrl = %+v", r)
+	}
+	if d.TCPMaxConnections != 10 || d.TCPMaxConnectionsPerClient != -1 || d.TCPIdleTimeout != 5*time.Second || d.ReadTimeout != time.Second {
+		t.Errorf("tcp = %+v", d)
+	}
+	// Unset, slip is BIND's 2 and the window may be a Go duration.
+	p = writeConfig(t, "dns:\n  rrl: {responses_per_second: 5, window: 1m}\n")
+	if c, err = LoadConfig(p); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.rrl(); r.Slip != 2 || r.Window != time.Minute {
+		t.Errorf("rrl defaults = %+v", r)
+	}
+}
+
 func TestConfigErrorsNameKeyAndLine(t *testing.T) {
 	tests := []struct{ name, doc, want string }{
 		{"unknown key", "dns:\n  listen: [127.0.0.1:53]\n  lisen: x\n", `meridian.yaml:3: unknown key "lisen"`},
@@ -60,6 +92,12 @@ func TestConfigErrorsNameKeyAndLine(t *testing.T) {
 		{"asn without city", "geoip:\n  asn: x.mmdb\n", `meridian.yaml:2: geoip.asn: an ASN database needs a City`},
 		{"bad reload", "geoip:\n  reload: often\n", `meridian.yaml:2: `},
 		{"bad log level", "log:\n  level: loud\n", `meridian.yaml:2: log.level: "loud" is not debug`},
+		{"rrl negative rate", "dns:\n  rrl:\n    responses_per_second: -5\n", `meridian.yaml:3: dns.rrl.responses_per_second: responses_per_second must be`},
+		{"rrl slip", "dns:\n  rrl:\n    responses_per_second: 5\n    slip: 20\n", `meridian.yaml:4: dns.rrl.slip: slip must be`},
+		{"rrl window", "dns:\n  rrl:\n    responses_per_second: 5\n    window: soon\n", `meridian.yaml:4: `},
+		{"rrl prefix", "dns:\n  rrl:\n    responses_per_second: 5\n    ipv4_prefix: 40\n", `meridian.yaml:4: dns.rrl.ipv4_prefix: ipv4_prefix must be`},
+		{"tcp limit", "dns:\n  tcp:\n    max_connections: -2\n", `meridian.yaml:3: dns.tcp.max_connections: must be`},
+		{"tcp timeout", "dns:\n  tcp:\n    idle_timeout: 2h\n", `meridian.yaml:3: dns.tcp.idle_timeout: must be`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

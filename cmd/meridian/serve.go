@@ -66,7 +66,12 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	metrics.ObserveBuild(time.Since(buildStart), snap, nil)
-	dns := dnsserver.New(dnsserver.Config{Listen: cfg.DNS.Listen, Logger: log, Metrics: metrics})
+	dnsCfg := cfg.dnsConfig()
+	dnsCfg.Logger, dnsCfg.Metrics = log, metrics
+	dns := dnsserver.New(dnsCfg)
+	if r := dnsCfg.RRL; r.ResponsesPerSecond > 0 {
+		log.Info("response rate limiting on", "responses_per_second", r.ResponsesPerSecond, "slip", r.Slip)
+	}
 	dns.Swap(snap)
 	if err := dns.Start(ctx); err != nil {
 		return fmt.Errorf("dns: %w", err)
