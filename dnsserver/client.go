@@ -188,13 +188,21 @@ func (s *Snapshot) clientRegion(q *query) *region {
 
 // geoScope is the ECS scope of an answer that depended on the client's
 // location: the largest network around the client inside which the
-// database network and the longest custom network are the same.
+// database network and the longest custom network are the same, in the
+// bits of the client address's family.
 func (s *Snapshot) geoScope(q *query) int {
 	loc := s.location(q)
 	if !q.addr.IsValid() {
 		return 0
 	}
-	return s.networks.Scope(q.addr, loc.Network).Bits()
+	p := s.networks.Scope(q.addr, loc.Network)
+	if q.addr.Is4In6() && p.Addr().Is4() {
+		// Scope works on the unmapped address. An IPv4-mapped ECS
+		// address (family 2) needs an IPv6 scope: IPv4 bits alone
+		// would cover native IPv6 networks (::/24 for a /24).
+		return 96 + p.Bits()
+	}
+	return p.Bits()
 }
 
 // depends records that the answer depends on the client's network down to
@@ -207,16 +215,19 @@ func (q *query) depends(bits int) {
 }
 
 // stickyNet is the client network the sticky step hashes: the ECS network
-// or the source address, truncated to at most /24 (IPv4) or /56 (IPv6),
-// the prefixes resolvers commonly send.
+// or the source address, truncated to at most /24 (IPv4, also when
+// IPv4-mapped) or /56 (IPv6), the prefixes resolvers commonly send.
 func (q *query) stickyNet() netip.Prefix {
 	q.client()
 	if !q.prefix.IsValid() {
 		return netip.Prefix{}
 	}
 	limit := 56
-	if q.prefix.Addr().Is4() {
+	switch a := q.prefix.Addr(); {
+	case a.Is4():
 		limit = 24
+	case a.Is4In6():
+		limit = 96 + 24 // the IPv4 /24, in IPv6 bits
 	}
 	p, _ := q.prefix.Addr().Prefix(min(q.prefix.Bits(), limit))
 	return p

@@ -14,8 +14,10 @@ import (
 )
 
 // ParseZoneFile parses an RFC 1035 master file read from r into records
-// with absolute, lower-case owner names, upper-case type mnemonics
-// ("TYPEnnn" for types without one), TTLs and RDATA in presentation form.
+// with owner names in canonical form (absolute, lower case, escaped as a
+// packet gives them, blanks, ';', '(' and ')' as \DDD), upper-case type
+// mnemonics ("TYPEnnn" for types without one), TTLs and RDATA in
+// presentation form.
 //
 // origin is the zone apex; records outside it are an error. filename names
 // the file in errors and anchors relative $INCLUDE names; with an empty
@@ -23,15 +25,18 @@ import (
 // else the last TTL given explicitly (RFC 1035), else defaultTTL
 // (model.DefaultTTL when zero).
 //
-// Every error is a *ZoneFileError naming the file, line and record.
+// Every record returned reads back as itself the way Build reads stored
+// records. Every error is a *ZoneFileError naming the file, line and
+// record.
 func ParseZoneFile(r io.Reader, origin, filename string, defaultTTL uint32) ([]model.Record, error) {
 	if defaultTTL == 0 {
 		defaultTTL = model.DefaultTTL
 	}
-	if _, ok := dns.IsDomainName(origin); !ok || origin == "" {
+	apex, packs := canonicalName(origin) // escaped as the records' names are
+	if _, ok := dns.IsDomainName(origin); !ok || !packs || origin == "" {
 		return nil, &ZoneFileError{File: filename, Err: fmt.Sprintf("bad origin %q", origin)}
 	}
-	origin = dns.CanonicalName(origin)
+	origin = apex
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, &ZoneFileError{File: filename, Err: err.Error()}
@@ -45,6 +50,7 @@ func ParseZoneFile(r io.Reader, origin, filename string, defaultTTL uint32) ([]m
 	zp.SetIncludeFS(files)
 
 	var recs []model.Record
+	buf := make([]byte, dns.MaxMsgSize) // for readsBack
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
 		src := files.last
 		line := src.recordLine()
@@ -61,6 +67,9 @@ func ParseZoneFile(r io.Reader, origin, filename string, defaultTTL uint32) ([]m
 		}
 		if !dns.IsSubDomain(origin, rec.Name) {
 			return nil, fail("%s is outside the zone %s", rec.Name, origin)
+		}
+		if err := readsBack(origin, rec, buf); err != nil {
+			return nil, fail("%v", err)
 		}
 		recs = append(recs, rec)
 	}
@@ -90,11 +99,15 @@ func generateHasTTL(line string) bool {
 // Meridian's cannot hold.
 func recordOf(rr dns.RR) (model.Record, error) {
 	h := rr.Header()
+	name, ok := storedName(h.Name)
 	rec := model.Record{
-		Name: dns.CanonicalName(h.Name),
+		Name: name,
 		Type: dns.Type(h.Rrtype).String(),
 		TTL:  h.Ttl,
 		Data: rdataText(rr),
+	}
+	if !ok {
+		return rec, fmt.Errorf("bad owner name %q", h.Name)
 	}
 	if h.Class != dns.ClassINET {
 		return rec, fmt.Errorf("class %s is not supported: only IN", dns.Class(h.Class))
@@ -107,6 +120,54 @@ func recordOf(rr dns.RR) (model.Record, error) {
 		return rec, fmt.Errorf("%s record without RDATA", rec.Type)
 	}
 	return rec, nil
+}
+
+// storedName is an owner name as a record holds it: in canonical form,
+// as a packet gives it (lower case, absolute, every spelling of a label
+// escaped the same way), with the characters a stored record's name
+// cannot hold even escaped (blank, ';', '(' and ')'; see parseRecord)
+// written as \DDD. It reports false for a name that does not pack.
+func storedName(name string) (string, bool) {
+	s, ok := canonicalName(name)
+	if !ok || !strings.ContainsAny(s, " ;()") {
+		return s, ok
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\\' && i+1 < len(s) {
+			i++
+			if next := s[i]; strings.IndexByte(" ;()", next) >= 0 {
+				fmt.Fprintf(&b, "\\%03d", next)
+			} else {
+				b.WriteByte(c)
+				b.WriteByte(next)
+			}
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String(), true
+}
+
+// readsBack checks that rec reads back as itself the way Build reads a
+// stored record (parseRecord): miekg/dns lets through some records cut
+// short, such as "@ SOA" at the end of the input, whose presentation
+// form then reads as another record. buf is scratch space of
+// dns.MaxMsgSize octets.
+func readsBack(apex string, rec model.Record, buf []byte) error {
+	rr, err := parseRecord(apex, rec, rec.TTL, buf)
+	if err != nil {
+		return err
+	}
+	again, err := recordOf(rr)
+	if err != nil {
+		return err
+	}
+	if again.Data != rec.Data {
+		return fmt.Errorf("%s RDATA %q does not read back as itself but as %q: is the record incomplete?", rec.Type, rec.Data, again.Data)
+	}
+	return nil
 }
 
 // rdataText is the RDATA of rr in presentation form: rr.String() without
@@ -149,6 +210,15 @@ func (zs *zoneSources) convert(err error) error {
 		line, _ = strconv.Atoi(pos)
 		s = s[:i]
 	}
+	if src != nil && src == zs.last {
+		// The records a $GENERATE expands to are parsed on their own, and
+		// an error in them carries a line of the expansion. The parser
+		// reads no further than the directive before expanding it, so
+		// the line being read is the $GENERATE.
+		if cur := src.readingLine(); strings.HasPrefix(strings.ToUpper(src.lineText(cur)), "$GENERATE") {
+			line = cur
+		}
+	}
 	msg, token := splitToken(s)
 	out := &ZoneFileError{File: zs.top, Line: line}
 	if src != nil {
@@ -169,6 +239,15 @@ func (zs *zoneSources) convert(err error) error {
 		}
 	}
 	return out
+}
+
+// readingLine is the line the parser is reading in s: the one its last
+// byte read is on (a newline ends its line).
+func (s *zoneSource) readingLine() int {
+	if s.pos > 0 && s.data[s.pos-1] == '\n' {
+		return s.newlines
+	}
+	return s.newlines + 1
 }
 
 // splitToken splits `MSG: "TOKEN"` (TOKEN quoted with strconv.QuoteToASCII).
@@ -197,6 +276,8 @@ func friendlyParseMessage(msg string) string {
 		return "unknown record type"
 	case "unexpected newline":
 		return "incomplete record: missing RDATA"
+	case "":
+		return "bad RDATA" // miekg/dns says nothing for some, such as "SVCB 0 0 ipv4hint=;"
 	}
 	return strings.TrimSuffix(msg, ", not this...")
 }
