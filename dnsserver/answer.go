@@ -27,14 +27,20 @@ func (s *Snapshot) answer(req *dns.Msg, tcp bool, src netip.Addr) *dns.Msg {
 // (Explain), and counting the response into st when st is not nil (the
 // server's Metrics: st holds this snapshot's counters).
 func (s *Snapshot) respond(req *dns.Msg, tcp bool, src netip.Addr, tr *trace, st *snapStats) *dns.Msg {
+	var q query
+	q.src, q.tr, q.st = src.Unmap(), tr, st
+	return s.respondQ(req, tcp, &q)
+}
+
+// respondQ is respond with the query state made by the caller (src, tr,
+// st and rec set), which it leaves as the decision left it.
+func (s *Snapshot) respondQ(req *dns.Msg, tcp bool, q *query) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetReply(req)
 	m.Compress = true
-	var q query
-	q.src, q.tr, q.st = src.Unmap(), tr, st
-	s.fill(m, req, tcp, &q)
-	if st != nil {
-		st.count(req, m, tcp, &q)
+	s.fill(m, req, tcp, q)
+	if q.st != nil {
+		q.st.count(req, m, tcp, q)
 	}
 	return m
 }
@@ -118,11 +124,16 @@ func (s *Snapshot) fill(m, req *dns.Msg, tcp bool, q *query) {
 		}
 		m.Extra = append(m.Extra, ropt)
 	}
+	// Sizes are measured as the response is packed (wire.go): with the
+	// question in lower case, which the answer's names compress against.
+	qname := m.Question[0].Name
+	m.Question[0].Name = strings.ToLower(qname) // allocates only for upper case
 	if tcp {
 		truncate(m, dns.MaxMsgSize)
 	} else {
 		truncate(m, udpSize(opt))
 	}
+	m.Question[0].Name = qname
 	tr.finish(s, q, m)
 }
 

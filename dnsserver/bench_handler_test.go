@@ -2,6 +2,7 @@ package dnsserver
 
 import (
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,9 +25,11 @@ func (w *nullWriter) Hijack()                     {}
 
 // BenchmarkServeDNS runs the queries of BenchmarkAnswer and
 // BenchmarkAnswerService through the handler as dns.Server calls it
-// (snapshot load, answer, counters, a write that drops the message),
-// without and with Metrics: metrics=on minus metrics=off is what Metrics
-// costs a query (compare with benchstat -col /metrics).
+// (snapshot load, answer or cache hit, counters, packing, a write that
+// drops the octets), without and with the answer cache and Metrics:
+// cache=on is the cached path (a hit, patched), cache=off computes and
+// packs every answer; metrics=on minus metrics=off is what Metrics costs
+// a query (compare with benchstat -col /metrics).
 func BenchmarkServeDNS(b *testing.B) {
 	static := exampleSnapshot(b)
 	services := serviceBenchSnapshot(b)
@@ -44,26 +47,33 @@ func BenchmarkServeDNS(b *testing.B) {
 	}
 	w := &nullWriter{remote: &net.UDPAddr{IP: net.IP(serviceBenchSrc.AsSlice()), Port: 5353}}
 	for _, bc := range cases {
-		for _, metrics := range []bool{false, true} {
-			name := bc.name + "/metrics=off"
-			cfg := Config{}
-			if metrics {
-				name = bc.name + "/metrics=on"
-				m, err := NewMetrics(prometheus.NewRegistry())
-				if err != nil {
-					b.Fatal(err)
+		for _, cache := range []bool{false, true} {
+			for _, metrics := range []bool{false, true} {
+				cfg := Config{AnswerCacheSize: -1}
+				name := bc.name + "/cache=off"
+				if cache {
+					cfg.AnswerCacheSize, name = 0, bc.name+"/cache=on"
 				}
-				cfg.Metrics = m
+				name += "/metrics=off"
+				if metrics {
+					name = strings.TrimSuffix(name, "off") + "on"
+					m, err := NewMetrics(prometheus.NewRegistry())
+					if err != nil {
+						b.Fatal(err)
+					}
+					cfg.Metrics = m
+				}
+				b.Run(name, func(b *testing.B) {
+					s := New(cfg)
+					s.Swap(bc.snap)
+					h := handler{s: s}
+					h.ServeDNS(w, bc.req) // warm the cache
+					b.ReportAllocs()
+					for b.Loop() {
+						h.ServeDNS(w, bc.req)
+					}
+				})
 			}
-			b.Run(name, func(b *testing.B) {
-				s := New(cfg)
-				s.Swap(bc.snap)
-				h := handler{s: s}
-				b.ReportAllocs()
-				for b.Loop() {
-					h.ServeDNS(w, bc.req)
-				}
-			})
 		}
 	}
 }

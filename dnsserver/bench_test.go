@@ -112,7 +112,7 @@ var serviceBenchSrc = netip.MustParseAddr("81.2.69.142")
 
 // serviceBenchSnapshot has a service per preset and an 8-endpoint
 // service with 3 endpoints down, with the test GeoIP database.
-func serviceBenchSnapshot(b *testing.B) *Snapshot {
+func serviceBenchSnapshot(b testing.TB) *Snapshot {
 	multi := model.Service{Name: "multi.gslb.example.test.", Type: "A"}
 	for i := range 8 {
 		multi.Endpoints = append(multi.Endpoints, model.Endpoint{Datacenter: testDCs[i%4].Name,

@@ -55,6 +55,16 @@ type query struct {
 	// scope is the ECS scope prefix length of the response: the longest
 	// prefix any decision so far depended on.
 	scope int
+	// dep is how many leading bits of the client address (addr) the
+	// answer depended on, whether the client came from ECS or not; and
+	// random is set when a step drew at random (weighted, roundrobin).
+	// The answer cache keys on the first and skips answers with the
+	// second.
+	dep    int
+	random bool
+	// rec, when not nil, records what the answer counted into st, so
+	// that the answer cache can count a hit the same way.
+	rec *countRecord
 
 	// zone is the served zone of the query name and svc the service that
 	// answered the query name itself (not one reached through a CNAME);
@@ -212,6 +222,7 @@ func (q *query) depends(bits int) {
 	if q.useECS && bits > q.scope {
 		q.scope = bits
 	}
+	q.dep = max(q.dep, bits) // for the answer cache, with or without ECS
 }
 
 // stickyNet is the client network the sticky step hashes: the ECS network

@@ -31,6 +31,9 @@ type Stats struct {
 	RRLDropped uint64
 	RRLSlipped uint64
 	TCPRefused uint64
+	// CacheHits counts the queries answered from the answer cache
+	// (they are in Queries too).
+	CacheHits uint64
 }
 
 // counters are a Server's Stats, and what Metrics reads of it at scrape
@@ -44,7 +47,7 @@ type counters struct {
 	droppedShort, droppedQR     atomic.Uint64
 	// writeFailed counts responses WriteMsg could not send (not in Stats).
 	writeFailed atomic.Uint64
-	rrlDropped, rrlSlipped, tcpRefused atomic.Uint64
+	rrlDropped, rrlSlipped, tcpRefused, cacheHits atomic.Uint64
 }
 
 func (c *counters) load() Stats {
@@ -62,21 +65,25 @@ func (c *counters) load() Stats {
 		RRLDropped: c.rrlDropped.Load(),
 		RRLSlipped: c.rrlSlipped.Load(),
 		TCPRefused: c.tcpRefused.Load(),
+		CacheHits:  c.cacheHits.Load(),
 	}
 }
 
 // response counts one response of the handler.
-func (c *counters) response(m *dns.Msg, tcp bool) {
+func (c *counters) response(m *dns.Msg, tcp bool) { c.responseCode(m.Rcode, m.Truncated, tcp) }
+
+// responseCode counts one response with rcode and TC bit.
+func (c *counters) responseCode(rcode int, truncated, tcp bool) {
 	c.queries.Add(1)
 	if tcp {
 		c.tcp.Add(1)
 	} else {
 		c.udp.Add(1)
 	}
-	if m.Truncated {
+	if truncated {
 		c.truncated.Add(1)
 	}
-	switch m.Rcode {
+	switch rcode {
 	case dns.RcodeRefused:
 		c.refused.Add(1)
 	case dns.RcodeNameError:
@@ -188,61 +195,195 @@ type handler struct {
 }
 
 // ServeDNS answers one parsed query: one atomic load of the snapshot
-// (with its metrics rows), no locks, no logging.
+// (with its metrics rows and answer cache), no locks but the cache's
+// read locks, no logging. A cached response is patched and sent
+// (serveCached); otherwise the answer is decided, packed, cached when it
+// may be, and sent (serveFull).
 func (h handler) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	cur := h.s.cur.Load()
-	if cur.stats != nil {
-		h.serveCounted(w, req, cur)
-		return
-	}
-	src := remoteAddr(w)
-	m := cur.snap.answer(req, h.tcp, src)
-	h.s.stats.response(m, h.tcp)
-	if h.limited(src, m) {
-		return
-	}
-	h.write(w, m)
-}
-
-// limited applies response rate limiting to a UDP response: true when m
-// is to be dropped; a slipped m is made truncated.
-func (h handler) limited(src netip.Addr, m *dns.Msg) bool {
-	if h.tcp || h.s.rrl == nil {
-		return false
-	}
-	switch h.s.rrl.decide(src, m) {
-	case rrlDrop:
-		h.s.stats.rrlDropped.Add(1)
-		return true
-	case rrlSlip:
-		h.s.stats.rrlSlipped.Add(1)
-		slipped(m)
-	}
-	return false
-}
-
-// serveCounted is ServeDNS with Metrics: the answer counts itself into
-// the snapshot's rows, and one query in latencySample is timed.
-func (h handler) serveCounted(w dns.ResponseWriter, req *dns.Msg, cur *served) {
-	timed := rand.Uint32()%latencySample == 0
+	timed := cur.stats != nil && rand.Uint32()%latencySample == 0
 	var start time.Time
 	if timed {
 		start = time.Now()
 	}
 	src := remoteAddr(w)
-	m := cur.snap.respond(req, h.tcp, src, nil, cur.stats)
-	h.s.stats.response(m, h.tcp)
-	if h.limited(src, m) {
-		return
+	if !h.serveCached(w, req, cur, src) {
+		h.serveFull(w, req, cur, src)
 	}
-	h.write(w, m)
 	if timed {
 		cur.stats.m.latency.Observe(time.Since(start).Seconds())
 	}
 }
 
-func (h handler) write(w dns.ResponseWriter, m *dns.Msg) {
+// cacheable reports whether req is a query the answer cache may hold,
+// before its answer is known: one question, opcode QUERY, at most one
+// OPT, of EDNS version 0. It returns the OPT.
+func cacheable(req *dns.Msg) (*dns.OPT, bool) {
+	if len(req.Question) != 1 || req.Opcode != dns.OpcodeQuery {
+		return nil, false
+	}
+	opt, n := requestOPT(req)
+	if n > 1 || opt != nil && opt.Version() != 0 {
+		return nil, false
+	}
+	return opt, true
+}
+
+// serveCached answers req from the answer cache, if it holds the answer:
+// it reports false, having sent nothing, when it does not.
+func (h handler) serveCached(w dns.ResponseWriter, req *dns.Msg, cur *served, src netip.Addr) bool {
+	c := cur.answers()
+	if c == nil {
+		return false
+	}
+	opt, ok := cacheable(req)
+	if !ok {
+		return false
+	}
+	var q query
+	q.src = src.Unmap()
+	if opt != nil && !q.parseECS(opt) {
+		return false
+	}
+	q.client()
+	var k cacheKey
+	if !k.base(req, opt, h.tcp, &q) {
+		return false
+	}
+	e := c.get(&k, &q)
+	if e == nil {
+		return false
+	}
+	h.s.stats.cacheHits.Add(1)
+	h.s.stats.responseCode(e.rcode, e.truncated, h.tcp)
+	if cur.stats != nil {
+		e.rec.replay(transportIndex(h.tcp))
+	}
+	if !h.tcp && h.s.rrl != nil {
+		switch h.s.rrl.decideKey(h.s.rrl.keyOf(src, e.rrlClass, e.rrlName, e.qtype)) {
+		case rrlDrop:
+			h.s.stats.rrlDropped.Add(1)
+			return true
+		case rrlSlip:
+			h.s.stats.rrlSlipped.Add(1)
+			m := cur.snap.answer(req, h.tcp, src)
+			slipped(m)
+			h.writeMsg(w, m)
+			return true
+		}
+	}
+	var addr [16]byte
+	n := ecsAddr(&q, &addr)
+	if n != e.ecsLen {
+		n = 0 // cannot happen: the key holds the ECS source prefix
+	}
+	buf := packBuf.Get().(*[]byte)
+	b := append((*buf)[:0], e.wire...)
+	patchReply(b, req.Id, req.RecursionDesired, req.CheckingDisabled, req.Question[0].Name, addr[:n])
+	h.writeBytes(w, b)
+	*buf = b[:0]
+	packBuf.Put(buf)
+	return true
+}
+
+// serveFull decides the answer to req, caches it when it may, and sends
+// it, subject to rate limiting.
+func (h handler) serveFull(w dns.ResponseWriter, req *dns.Msg, cur *served, src netip.Addr) {
+	opt, cache := cacheable(req)
+	var c *answerCache
+	if cache {
+		c = cur.answers()
+		cache = c != nil
+	}
+	var q query
+	q.src, q.st = src.Unmap(), cur.stats
+	if cache && cur.stats != nil {
+		q.rec = new(countRecord)
+	}
+	m := cur.snap.respondQ(req, h.tcp, &q)
+	h.s.stats.response(m, h.tcp)
+
+	buf := packBuf.Get().(*[]byte)
+	defer packBuf.Put(buf)
+	qname := ""
+	if len(m.Question) == 1 {
+		qname = m.Question[0].Name
+	}
+	b, ok := packReply(m, qname, (*buf)[:0])
+	if !ok {
+		h.writeMsg(w, m) // does not pack either: counted as failed
+		return
+	}
+	*buf = b[:0]
+	if cache && !q.random && m.Rcode != dns.RcodeFormatError {
+		// Only if the Locator did not change while deciding: the answer
+		// may come from either database.
+		if g, _ := cur.snap.locatorGeneration(); g == c.gen {
+			h.store(c, req, opt, m, b, &q)
+		}
+	}
+	switch h.rateLimit(src, m) {
+	case rrlDrop:
+		return
+	case rrlSlip:
+		h.writeMsg(w, m)
+		return
+	}
+	h.writeBytes(w, b)
+}
+
+// store caches b, the packed response m to req, under the key of what
+// the decision in q depended on.
+func (h handler) store(c *answerCache, req *dns.Msg, opt *dns.OPT, m *dns.Msg, b []byte, q *query) {
+	if c.size.Load() >= c.limit {
+		return
+	}
+	q.client()
+	var k cacheKey
+	if !k.base(req, opt, h.tcp, q) || !k.withClient(q.dep, q) {
+		return
+	}
+	var addr [16]byte
+	e := &cachedAnswer{
+		wire: append([]byte(nil), b...), ecsLen: ecsAddr(q, &addr),
+		rcode: m.Rcode, truncated: m.Truncated, qtype: req.Question[0].Qtype,
+	}
+	if ropt := m.IsEdns0(); ropt == nil || len(ropt.Option) == 0 {
+		e.ecsLen = 0 // no ECS echoed (BADVERS, FORMERR)
+	}
+	e.rrlClass, e.rrlName = classify(m)
+	if q.rec != nil {
+		e.rec = *q.rec
+	}
+	c.put(&k, q.dep, e)
+}
+
+// rateLimit applies response rate limiting to a UDP response: rrlDrop
+// when m is not to be sent, rrlSlip when m has been made the truncated
+// response to send instead.
+func (h handler) rateLimit(src netip.Addr, m *dns.Msg) rrlAction {
+	if h.tcp || h.s.rrl == nil {
+		return rrlSend
+	}
+	a := h.s.rrl.decide(src, m)
+	switch a {
+	case rrlDrop:
+		h.s.stats.rrlDropped.Add(1)
+	case rrlSlip:
+		h.s.stats.rrlSlipped.Add(1)
+		slipped(m)
+	}
+	return a
+}
+
+func (h handler) writeMsg(w dns.ResponseWriter, m *dns.Msg) {
 	if err := w.WriteMsg(m); err != nil {
 		h.s.stats.writeFailed.Add(1) // the client is gone; nothing else to do
+	}
+}
+
+func (h handler) writeBytes(w dns.ResponseWriter, b []byte) {
+	if _, err := w.Write(b); err != nil {
+		h.s.stats.writeFailed.Add(1)
 	}
 }

@@ -158,7 +158,7 @@ func (s *Snapshot) serviceAnswer(m *dns.Msg, svc *service, owner string, q *quer
 		c = c[:1]
 	}
 	if q.st != nil {
-		q.st.answered(c)
+		q.st.answered(c, q.rec)
 	}
 	if m.Answer == nil {
 		m.Answer = make([]dns.RR, 0, len(c))

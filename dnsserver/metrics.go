@@ -28,7 +28,7 @@ type Metrics struct {
 	builds    *prometheus.CounterVec
 
 	queries, answers, fallbacks, truncated, dropped *prometheus.Desc
-	rrl, tcpRefused                                 *prometheus.Desc
+	rrl, tcpRefused, cacheHits                      *prometheus.Desc
 
 	noZone *row // the queries no served zone answered; never dropped
 
@@ -101,6 +101,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			[]string{"action"}, nil),
 		tcpRefused: prometheus.NewDesc("meridian_dns_tcp_connections_refused_total",
 			"TCP connections closed as soon as accepted because the overall or the per-client limit was reached.", nil, nil),
+		cacheHits: prometheus.NewDesc("meridian_dns_answer_cache_hits_total",
+			"Queries answered from the answer cache of the served snapshot (they count in meridian_dns_queries_total too).", nil, nil),
 		noZone: &row{},
 		rows:   map[rowKey]*row{},
 		dcs:    map[string]*dcRow{},
@@ -143,7 +145,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, c := range []prometheus.Collector{m.latency, m.builds, m.buildTime, m.revision, m.stale} {
 		c.Describe(ch)
 	}
-	for _, d := range []*prometheus.Desc{m.queries, m.answers, m.fallbacks, m.truncated, m.dropped, m.rrl, m.tcpRefused} {
+	for _, d := range []*prometheus.Desc{m.queries, m.answers, m.fallbacks, m.truncated, m.dropped, m.rrl, m.tcpRefused, m.cacheHits} {
 		ch <- d
 	}
 }
@@ -163,7 +165,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	for _, d := range m.dcs {
 		dcs = append(dcs, d)
 	}
-	var truncated, tooShort, qrSet, writeFailed, rrlDropped, rrlSlipped, tcpRefused uint64
+	var truncated, tooShort, qrSet, writeFailed, rrlDropped, rrlSlipped, tcpRefused, cacheHits uint64
 	var rejects [len(transports)]struct{ formErr, notImp uint64 }
 	for _, s := range m.servers {
 		c := &s.stats
@@ -174,6 +176,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		rrlDropped += c.rrlDropped.Load()
 		rrlSlipped += c.rrlSlipped.Load()
 		tcpRefused += c.tcpRefused.Load()
+		cacheHits += c.cacheHits.Load()
 		for tr := range transports {
 			rejects[tr].formErr += c.rejectFormErr[tr].Load()
 			rejects[tr].notImp += c.rejectNotImp[tr].Load()
@@ -210,6 +213,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.rrl, prometheus.CounterValue, float64(rrlDropped), "dropped")
 	ch <- prometheus.MustNewConstMetric(m.rrl, prometheus.CounterValue, float64(rrlSlipped), "slipped")
 	ch <- prometheus.MustNewConstMetric(m.tcpRefused, prometheus.CounterValue, float64(tcpRefused))
+	ch <- prometheus.MustNewConstMetric(m.cacheHits, prometheus.CounterValue, float64(cacheHits))
 }
 
 // load reads the row's counters into v.

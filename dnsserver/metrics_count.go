@@ -141,12 +141,41 @@ func (st *snapStats) count(req, m *dns.Msg, tcp bool, q *query) {
 	if len(req.Question) == 1 {
 		ty = typeIndex(req.Question[0].Qtype)
 	}
-	r.add(rcodeIndex(m.Rcode), transportIndex(tcp), ty)
+	rc := rcodeIndex(m.Rcode)
+	r.add(rc, transportIndex(tcp), ty)
+	if q.rec != nil {
+		q.rec.row, q.rec.rc, q.rec.ty = r, rc, ty
+	}
+}
+
+// countRecord is what one answer counted into a snapStats: its row and
+// cell, the data centers it answered, the fallback it took. A cached
+// answer replays it on every hit.
+type countRecord struct {
+	row      *row
+	rc, ty   int
+	dcs      []*dcRow
+	fallback *row // the service's row when nothing was healthy
+	fb       fallbackMode
+}
+
+// replay counts one more answer like the recorded one, over transport tr.
+func (rec *countRecord) replay(tr int) {
+	if rec.row == nil {
+		return
+	}
+	rec.row.add(rec.rc, tr, rec.ty)
+	for _, d := range rec.dcs {
+		d.answers.Add(1)
+	}
+	if rec.fallback != nil {
+		rec.fallback.fallbacks[rec.fb].Add(1)
+	}
 }
 
 // answered counts a service answer: once per data center among the chosen
 // candidates.
-func (st *snapStats) answered(c []cand) {
+func (st *snapStats) answered(c []cand, rec *countRecord) {
 	var seen uint64 // data centers 0-63 by bit; the rest by a scan
 	for i := range c {
 		dc := c[i].ep.dc
@@ -159,6 +188,9 @@ func (st *snapStats) answered(c []cand) {
 			continue
 		}
 		st.dcs[dc.idx].answers.Add(1)
+		if rec != nil {
+			rec.dcs = append(rec.dcs, st.dcs[dc.idx])
+		}
 	}
 }
 
@@ -172,8 +204,11 @@ func answeredBefore(c []cand, dc *datacenter) bool {
 }
 
 // fallback counts a decision of svc in which nothing was healthy.
-func (st *snapStats) fallback(svc *service, fb fallbackMode) {
+func (st *snapStats) fallback(svc *service, fb fallbackMode, rec *countRecord) {
 	st.svcs[svc.idx].fallbacks[fb].Add(1)
+	if rec != nil {
+		rec.fallback, rec.fb = st.svcs[svc.idx], fb
+	}
 }
 
 type rowKey struct{ zone, service string }

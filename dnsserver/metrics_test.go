@@ -283,6 +283,7 @@ func TestMetricsLint(t *testing.T) {
 	}
 	sort.Strings(names)
 	wantNames := []string{
+		"meridian_dns_answer_cache_hits_total",
 		"meridian_dns_answer_duration_seconds", "meridian_dns_answers_total", "meridian_dns_dropped_total",
 		"meridian_dns_fallbacks_total", "meridian_dns_queries_total", "meridian_dns_responses_truncated_total",
 		"meridian_dns_rrl_responses_total",

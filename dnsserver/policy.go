@@ -69,7 +69,7 @@ func (s *Snapshot) decide(svc *service, q *query) ([]cand, fallbackMode) {
 		case stepHealthy:
 			c, note, fb = healthy(c, svc.fallback)
 			if note != "" && q.st != nil {
-				q.st.fallback(svc, fb) // nothing was healthy
+				q.st.fallback(svc, fb, q.rec) // nothing was healthy
 			}
 		case stepRegion:
 			c, note = s.regionStep(st, c, q)
@@ -79,12 +79,14 @@ func (s *Snapshot) decide(svc *service, q *query) ([]cand, fallbackMode) {
 			c = lowestPriority(c)
 		case stepWeighted:
 			weighted(c)
+			q.random = true
 		case stepSticky:
 			note = sticky(c, q)
 		case stepLeastLoad:
 			note = leastLoad(c)
 		case stepRoundRobin:
 			rotate(c, st.counter.Add(1)-1)
+			q.random = true
 		case stepFirst:
 			c = c[:min(len(c), st.first)]
 		}

@@ -194,6 +194,17 @@ func authorityOwner(m *dns.Msg) string {
 
 // key hashes the client prefix and m's class.
 func (r *rrl) key(src netip.Addr, m *dns.Msg) uint64 {
+	class, name := classify(m)
+	var qtype uint16
+	if class == rrlPositive {
+		qtype = m.Question[0].Qtype
+	}
+	return r.keyOf(src, class, name, qtype)
+}
+
+// keyOf hashes the client prefix and a response class: class, the name
+// that identifies it, and for a positive answer the query type.
+func (r *rrl) keyOf(src netip.Addr, class byte, name string, qtype uint16) uint64 {
 	bits := r.v6
 	if src.Is4() {
 		bits = r.v4
@@ -203,12 +214,10 @@ func (r *rrl) key(src netip.Addr, m *dns.Msg) uint64 {
 	h.SetSeed(r.seed)
 	a := p.Addr().As16()
 	_, _ = h.Write(a[:])
-	class, name := classify(m)
 	_ = h.WriteByte(class)
 	if class == rrlPositive {
-		t := m.Question[0].Qtype
-		_ = h.WriteByte(byte(t >> 8))
-		_ = h.WriteByte(byte(t))
+		_ = h.WriteByte(byte(qtype >> 8))
+		_ = h.WriteByte(byte(qtype))
 	}
 	writeLower(&h, name)
 	return h.Sum64()
@@ -242,8 +251,16 @@ func (r *rrl) decide(src netip.Addr, m *dns.Msg) rrlAction {
 	return r.decideAt(src, m, int64(time.Since(r.epoch)))
 }
 
+// decideKey is decide for a response whose class keyOf has hashed.
+func (r *rrl) decideKey(k uint64) rrlAction {
+	return r.decideHash(k, int64(time.Since(r.epoch)))
+}
+
 func (r *rrl) decideAt(src netip.Addr, m *dns.Msg, now int64) rrlAction {
-	k := r.key(src, m)
+	return r.decideHash(r.key(src, m), now)
+}
+
+func (r *rrl) decideHash(k uint64, now int64) rrlAction {
 	sh := &r.shards[k%rrlShards]
 	sh.mu.Lock()
 	b := &sh.buckets[(k/rrlShards)%uint64(len(sh.buckets))]

@@ -35,6 +35,10 @@ type Config struct {
 	// TCPMaxConnectionsPerClient caps them per client address. Zero
 	// means 64, negative no limit.
 	TCPMaxConnectionsPerClient int
+	// AnswerCacheSize is how many packed responses each snapshot's answer
+	// cache keeps (cache.go). Zero means DefaultAnswerCacheSize, negative
+	// turns the cache off.
+	AnswerCacheSize int
 	// RRL limits identical UDP responses per client network; the zero
 	// value is off. See RRLConfig.
 	RRL RRLConfig
@@ -90,6 +94,7 @@ func New(cfg Config) *Server {
 	if cfg.ReadTimeout <= 0 {
 		cfg.ReadTimeout = DefaultReadTimeout
 	}
+	cfg.AnswerCacheSize = limitOrDefault(cfg.AnswerCacheSize, DefaultAnswerCacheSize)
 	cfg.TCPMaxConnections = limitOrDefault(cfg.TCPMaxConnections, DefaultTCPMaxConnections)
 	cfg.TCPMaxConnectionsPerClient = limitOrDefault(cfg.TCPMaxConnectionsPerClient, DefaultTCPMaxConnectionsPerClient)
 	log := cfg.Logger
@@ -124,6 +129,31 @@ func limitOrDefault(v, def int) int {
 type served struct {
 	snap  *Snapshot
 	stats *snapStats // nil without Metrics
+	// cache is the answer cache: nil when off, without a snapshot, or
+	// with a Locator that cannot tell when it changes; replaced by an
+	// empty one when the Locator's generation changes (a GeoIP reload).
+	cache      atomic.Pointer[answerCache]
+	cacheLimit int
+}
+
+// answers returns the answer cache for the Locator's current
+// generation, nil when there is none.
+func (cur *served) answers() *answerCache {
+	c := cur.cache.Load()
+	if c == nil {
+		return nil
+	}
+	g, _ := cur.snap.locatorGeneration()
+	if c.gen == g {
+		return c
+	}
+	if cur.cache.CompareAndSwap(c, newAnswerCache(cur.cacheLimit, g)) {
+		return cur.cache.Load()
+	}
+	if c = cur.cache.Load(); c.gen == g {
+		return c
+	}
+	return nil
 }
 
 // Swap makes snap the snapshot that answers every query from now on. Queries
@@ -132,7 +162,10 @@ type served struct {
 // rows (off the query path) and releases those of the snapshot it
 // replaces.
 func (s *Server) Swap(snap *Snapshot) {
-	cur := &served{snap: snap}
+	cur := &served{snap: snap, cacheLimit: s.cfg.AnswerCacheSize}
+	if g, ok := snap.locatorGeneration(); ok && s.cfg.AnswerCacheSize > 0 {
+		cur.cache.Store(newAnswerCache(s.cfg.AnswerCacheSize, g))
+	}
 	if m := s.cfg.Metrics; m != nil {
 		cur.stats = m.attach(snap)
 	}

@@ -244,6 +244,16 @@ func normPrefix(p netip.Prefix) (netip.Prefix, bool) {
 	return netip.PrefixFrom(a, bits).Masked(), true
 }
 
+// Generation changes whenever the databases in use change (a reload, a
+// close): an answer computed from lookups of one generation may be kept
+// until it changes. A nil DB is generation 0 for ever.
+func (d *DB) Generation() uint64 {
+	if d == nil {
+		return 0
+	}
+	return d.state.Load().gen
+}
+
 // Stats returns the counters and the metadata of the loaded databases.
 func (d *DB) Stats() Stats {
 	if d == nil {
