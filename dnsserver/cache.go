@@ -3,6 +3,7 @@ package dnsserver
 import (
 	"hash/maphash"
 	"math/bits"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 
@@ -55,6 +56,8 @@ type cachedAnswer struct {
 	key       []byte
 	wire      []byte
 	ecsLen    int // octets of the ECS address at the end of wire
+	qEnd      int // end of the question section
+	optLen    int // octets of the OPT record at the end of wire; 0 without
 	rcode     int
 	truncated bool
 	qtype     uint16
@@ -105,14 +108,13 @@ type cacheKey struct {
 	full int
 }
 
-// Flags of a base key.
-const (
-	keyTCP = 1 << iota
-	keyEDNS
-	keyDO
-	keyECS
-	keyUseECS
-)
+// keyFields are the parts of a base key besides the name.
+type keyFields struct {
+	qtype, qclass              uint16
+	tcp, edns, do, ecs, useECS bool
+	limit                      int // the client's UDP limit; 0 over TCP
+	family, source             byte
+}
 
 // base builds the key without the client address from a query of one
 // question whose OPT (nil without) is valid and whose ECS q has parsed
@@ -132,45 +134,45 @@ func (k *cacheKey) base(req *dns.Msg, opt *dns.OPT, tcp bool, q *query) bool {
 		k.b[n] = c
 		n++
 	}
-	var flags byte
-	limit := 0
-	if tcp {
-		flags |= keyTCP
-	} else {
-		limit = udpSize(opt)
+	f := keyFields{qtype: qn.Qtype, qclass: qn.Qclass, tcp: tcp, useECS: q.useECS}
+	if !tcp {
+		f.limit = udpSize(opt)
 	}
-	var family, source byte
 	if opt != nil {
-		flags |= keyEDNS
-		if opt.Do() {
-			flags |= keyDO
-		}
+		f.edns, f.do = true, opt.Do()
 		if q.ecs != nil {
-			flags |= keyECS
-			family, source = byte(q.ecs.Family), q.ecs.SourceNetmask
+			f.ecs, f.family, f.source = true, byte(q.ecs.Family), q.ecs.SourceNetmask
 		}
 	}
-	if q.useECS {
-		flags |= keyUseECS
-	}
-	k.b[n] = 0 // no name has a NUL without escapes
-	k.b[n+1], k.b[n+2] = byte(qn.Qtype>>8), byte(qn.Qtype)
-	k.b[n+3], k.b[n+4] = byte(qn.Qclass>>8), byte(qn.Qclass)
-	k.b[n+5] = flags
-	k.b[n+6], k.b[n+7] = byte(limit>>8), byte(limit)
-	k.b[n+8], k.b[n+9] = family, source
-	k.n = n + 10
+	k.fixed(n, f)
 	return true
 }
 
-// withClient completes the key with dep bits of the client address q
-// chose; false when dep is more than the address has.
-func (k *cacheKey) withClient(dep int, q *query) bool {
+// fixed writes f after the n octets of name already in k.
+func (k *cacheKey) fixed(n int, f keyFields) {
+	var flags byte
+	for bit, set := range [...]bool{f.tcp, f.edns, f.do, f.ecs, f.useECS} {
+		if set {
+			flags |= 1 << bit
+		}
+	}
+	k.b[n] = 0 // no name has a NUL without escapes
+	k.b[n+1], k.b[n+2] = byte(f.qtype>>8), byte(f.qtype)
+	k.b[n+3], k.b[n+4] = byte(f.qclass>>8), byte(f.qclass)
+	k.b[n+5] = flags
+	k.b[n+6], k.b[n+7] = byte(f.limit>>8), byte(f.limit)
+	k.b[n+8], k.b[n+9] = f.family, f.source
+	k.n = n + 10
+}
+
+// withClient completes the key with dep bits of the client address;
+// false when dep is more than the address has.
+func (k *cacheKey) withClient(dep int, addr netip.Addr) bool {
 	n := k.n
 	k.b[n] = byte(dep)
 	clear(k.b[n+1 : n+17])
 	if dep > 0 {
-		p, err := q.addr.Prefix(dep)
+		p, err := addr.Prefix(dep)
 		if err != nil {
 			return false
 		}
@@ -181,8 +183,9 @@ func (k *cacheKey) withClient(dep int, q *query) bool {
 	return true
 }
 
-// get returns the cached answer for the query whose base key is k, or nil.
-func (c *answerCache) get(k *cacheKey, q *query) *cachedAnswer {
+// lookup returns the cached answer for the query whose base key is k and
+// whose decision would use the client address addr, or nil.
+func (c *answerCache) lookup(k *cacheKey, addr netip.Addr) *cachedAnswer {
 	h0 := maphash.Bytes(c.seed, k.b[:k.n])
 	sh := &c.shards[h0%cacheShards]
 	sh.mu.RLock()
@@ -193,7 +196,7 @@ func (c *answerCache) get(k *cacheKey, q *query) *cachedAnswer {
 	}
 	for w, set := range deps {
 		for ; set != 0; set &= set - 1 {
-			if !k.withClient(w*64+bits.TrailingZeros64(set), q) {
+			if !k.withClient(w*64+bits.TrailingZeros64(set), addr) {
 				continue
 			}
 			full := k.b[:k.full]

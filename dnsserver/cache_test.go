@@ -35,11 +35,14 @@ func (w *recWriter) WriteMsg(m *dns.Msg) error {
 	w.out = b
 	return nil
 }
-func (w *recWriter) Write(b []byte) (int, error) { w.out = append([]byte(nil), b...); return len(b), nil }
-func (w *recWriter) Close() error                { return nil }
-func (w *recWriter) TsigStatus() error           { return nil }
-func (w *recWriter) TsigTimersOnly(bool)         {}
-func (w *recWriter) Hijack()                     {}
+func (w *recWriter) Write(b []byte) (int, error) {
+	w.out = append([]byte(nil), b...)
+	return len(b), nil
+}
+func (w *recWriter) Close() error        { return nil }
+func (w *recWriter) TsigStatus() error   { return nil }
+func (w *recWriter) TsigTimersOnly(bool) {}
+func (w *recWriter) Hijack()             {}
 
 // serveRaw unpacks raw as dns.Server does and runs h on it; nil when the
 // packet would not reach the handler or the handler sent nothing.
@@ -64,10 +67,13 @@ func serveRaw(h handler, raw []byte, src netip.Addr) []byte {
 
 // cachePair is a server with the answer cache and one without, on the
 // same snapshot.
-type cachePair struct{ on, off *Server }
+type cachePair struct {
+	on, off  *Server
+	fastHits *atomic.Int64 // answers the fast path gave
+}
 
 func newCachePair(snap *Snapshot) cachePair {
-	p := cachePair{on: New(Config{}), off: New(Config{AnswerCacheSize: -1})}
+	p := cachePair{on: New(Config{}), off: New(Config{AnswerCacheSize: -1}), fastHits: new(atomic.Int64)}
 	p.on.Swap(snap)
 	p.off.Swap(snap)
 	return p
@@ -88,7 +94,23 @@ func (p cachePair) check(t *testing.T, name string, raw []byte, tcp bool, src ne
 			return false
 		}
 	}
-	return p.on.Stats().CacheHits > hits
+	hit := p.on.Stats().CacheHits > hits
+	p.checkFast(t, name, raw, tcp, src, off)
+	return hit
+}
+
+// checkFast asks the fast path (no unpacking) for raw: when it answers,
+// the answer must be off, the full path's.
+func (p cachePair) checkFast(t *testing.T, name string, raw []byte, tcp bool, src netip.Addr, off []byte) {
+	t.Helper()
+	fast, ok := p.on.fastAnswer(raw, src, tcp, nil)
+	if !ok {
+		return
+	}
+	p.fastHits.Add(1)
+	if !bytes.Equal(fast, off) {
+		t.Errorf("%s (tcp %v), fast path response differs:\n got  %x\n want %x\n%s", name, tcp, fast, off, diffMsgs(fast, off))
+	}
 }
 
 func diffMsgs(a, b []byte) string {
@@ -195,9 +217,13 @@ func TestCacheMatchesFullPath(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d checks, %d answered from the cache the second time, %d answers cached", checks, hits, p.on.cur.Load().answers().Len())
+	t.Logf("%d checks, %d answered from the cache the second time, %d by the fast path, %d answers cached",
+		checks, hits, p.fastHits.Load(), p.on.cur.Load().answers().Len())
 	if hits < checks*3/4 {
 		t.Errorf("only %d of %d second queries were cache hits", hits, checks)
+	}
+	if p.fastHits.Load() < int64(checks)/2 {
+		t.Errorf("only %d of %d queries were answered by the fast path", p.fastHits.Load(), checks)
 	}
 
 	// A warm cache answers other spellings of the same question.
@@ -234,7 +260,9 @@ func (p cachePair) checkWarm(t *testing.T, name string, raw []byte, src netip.Ad
 	if !bytes.Equal(on, off) {
 		t.Errorf("%s: cached path differs:\n%s", name, diffMsgs(on, off))
 	}
-	return p.on.Stats().CacheHits > hits
+	hit := p.on.Stats().CacheHits > hits
+	p.checkFast(t, name, raw, false, src, off)
+	return hit
 }
 
 // TestCacheSkipsRandomAnswers: weighted and roundrobin answers are drawn
@@ -270,9 +298,11 @@ func TestCacheOverSockets(t *testing.T) {
 			}
 		}
 	}
-	if on.Stats().CacheHits == 0 {
-		t.Fatal("no query was answered from the cache")
+	st := on.Stats()
+	if st.CacheHits == 0 || st.FastPath == 0 {
+		t.Fatalf("no query was answered from the cache, or none by the fast path: %+v", st)
 	}
+	t.Logf("%d queries: %d from the cache, %d of them by the fast path over UDP", st.Queries, st.CacheHits, st.FastPath)
 }
 
 // rawExchange sends raw to address and returns the response's octets.

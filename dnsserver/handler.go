@@ -32,8 +32,10 @@ type Stats struct {
 	RRLSlipped uint64
 	TCPRefused uint64
 	// CacheHits counts the queries answered from the answer cache
-	// (they are in Queries too).
+	// (they are in Queries too), FastPath those of them the fast path
+	// answered without unpacking them.
 	CacheHits uint64
+	FastPath  uint64
 }
 
 // counters are a Server's Stats, and what Metrics reads of it at scrape
@@ -46,8 +48,8 @@ type counters struct {
 	rejectFormErr, rejectNotImp [len(transports)]atomic.Uint64
 	droppedShort, droppedQR     atomic.Uint64
 	// writeFailed counts responses WriteMsg could not send (not in Stats).
-	writeFailed atomic.Uint64
-	rrlDropped, rrlSlipped, tcpRefused, cacheHits atomic.Uint64
+	writeFailed                                             atomic.Uint64
+	rrlDropped, rrlSlipped, tcpRefused, cacheHits, fastPath atomic.Uint64
 }
 
 func (c *counters) load() Stats {
@@ -66,6 +68,7 @@ func (c *counters) load() Stats {
 		RRLSlipped: c.rrlSlipped.Load(),
 		TCPRefused: c.tcpRefused.Load(),
 		CacheHits:  c.cacheHits.Load(),
+		FastPath:   c.fastPath.Load(),
 	}
 }
 
@@ -250,27 +253,18 @@ func (h handler) serveCached(w dns.ResponseWriter, req *dns.Msg, cur *served, sr
 	if !k.base(req, opt, h.tcp, &q) {
 		return false
 	}
-	e := c.get(&k, &q)
+	e := c.lookup(&k, q.addr)
 	if e == nil {
 		return false
 	}
-	h.s.stats.cacheHits.Add(1)
-	h.s.stats.responseCode(e.rcode, e.truncated, h.tcp)
-	if cur.stats != nil {
-		e.rec.replay(transportIndex(h.tcp))
-	}
-	if !h.tcp && h.s.rrl != nil {
-		switch h.s.rrl.decideKey(h.s.rrl.keyOf(src, e.rrlClass, e.rrlName, e.qtype)) {
-		case rrlDrop:
-			h.s.stats.rrlDropped.Add(1)
-			return true
-		case rrlSlip:
-			h.s.stats.rrlSlipped.Add(1)
-			m := cur.snap.answer(req, h.tcp, src)
-			slipped(m)
-			h.writeMsg(w, m)
-			return true
-		}
+	switch h.s.countHit(cur, e, src, h.tcp) {
+	case rrlDrop:
+		return true
+	case rrlSlip:
+		m := cur.snap.answer(req, h.tcp, src)
+		slipped(m)
+		h.writeMsg(w, m)
+		return true
 	}
 	var addr [16]byte
 	n := ecsAddr(&q, &addr)
@@ -284,6 +278,28 @@ func (h handler) serveCached(w dns.ResponseWriter, req *dns.Msg, cur *served, sr
 	*buf = b[:0]
 	packBuf.Put(buf)
 	return true
+}
+
+// countHit counts a response e from the cache to src, as the full path
+// counts its answers, and applies rate limiting: rrlSend, or rrlDrop or
+// rrlSlip when the response is limited.
+func (s *Server) countHit(cur *served, e *cachedAnswer, src netip.Addr, tcp bool) rrlAction {
+	s.stats.cacheHits.Add(1)
+	s.stats.responseCode(e.rcode, e.truncated, tcp)
+	if cur.stats != nil {
+		e.rec.replay(transportIndex(tcp))
+	}
+	if tcp || s.rrl == nil {
+		return rrlSend
+	}
+	a := s.rrl.decideKey(s.rrl.keyOf(src, e.rrlClass, e.rrlName, e.qtype))
+	switch a {
+	case rrlDrop:
+		s.stats.rrlDropped.Add(1)
+	case rrlSlip:
+		s.stats.rrlSlipped.Add(1)
+	}
+	return a
 }
 
 // serveFull decides the answer to req, caches it when it may, and sends
@@ -340,7 +356,7 @@ func (h handler) store(c *answerCache, req *dns.Msg, opt *dns.OPT, m *dns.Msg, b
 	}
 	q.client()
 	var k cacheKey
-	if !k.base(req, opt, h.tcp, q) || !k.withClient(q.dep, q) {
+	if !k.base(req, opt, h.tcp, q) || !k.withClient(q.dep, q.addr) {
 		return
 	}
 	var addr [16]byte
@@ -348,8 +364,19 @@ func (h handler) store(c *answerCache, req *dns.Msg, opt *dns.OPT, m *dns.Msg, b
 		wire: append([]byte(nil), b...), ecsLen: ecsAddr(q, &addr),
 		rcode: m.Rcode, truncated: m.Truncated, qtype: req.Question[0].Qtype,
 	}
-	if ropt := m.IsEdns0(); ropt == nil || len(ropt.Option) == 0 {
-		e.ecsLen = 0 // no ECS echoed (BADVERS, FORMERR)
+	e.qEnd = 12 + len(req.Question[0].Name) + 1 + 4 // a plain name: its wire form is one octet longer
+	if req.Question[0].Name == "." {
+		e.qEnd = 12 + 1 + 4
+	}
+	if ropt := m.IsEdns0(); ropt == nil {
+		e.ecsLen = 0
+	} else {
+		e.optLen = 11
+		if len(ropt.Option) == 0 {
+			e.ecsLen = 0 // no ECS echoed (BADVERS, FORMERR)
+		} else {
+			e.optLen += 8 + e.ecsLen
+		}
 	}
 	e.rrlClass, e.rrlName = classify(m)
 	if q.rec != nil {

@@ -1,6 +1,7 @@
 package dnsserver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -330,5 +331,46 @@ func BenchmarkRRLDecide(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		r.decide(clients[i%len(clients)], m)
+	}
+}
+
+// TestRRLSlipFastPath: a response the fast path slips is the one the
+// full path slips, octet for octet (header, question, OPT with ECS, TC).
+func TestRRLSlipFastPath(t *testing.T) {
+	snap := cacheSnapshot(t)
+	compared := 0
+	defer func() {
+		if compared == 0 {
+			t.Error("the fast path slipped nothing")
+		}
+	}()
+	for _, q := range []string{"www.example.test. A", "geo.gslb.example.test. A", "nothere.example.test. A"} {
+		for v := range cacheVariants {
+			s := New(Config{RRL: RRLConfig{ResponsesPerSecond: 1, Slip: 1}})
+			s.Swap(snap)
+			raw := variantPacket(t, q, v, 99, true)
+			serveRaw(handler{s: s}, raw, serviceBenchSrc) // a miss: cached, and the burst used
+			got, ok := s.fastAnswer(raw, serviceBenchSrc, false, nil)
+			if !ok {
+				continue // not a fast-path query
+			}
+			var req dns.Msg
+			if err := req.Unpack(raw); err != nil {
+				t.Fatal(err)
+			}
+			m := snap.answer(&req, false, serviceBenchSrc)
+			slipped(m)
+			want, err := m.Pack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			compared++
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s %s: fast path slip differs:\n%s", q, cacheVariants[v].name, diffMsgs(got, want))
+			}
+			if s.Stats().RRLSlipped != 1 {
+				t.Errorf("%s: stats %+v", q, s.Stats())
+			}
+		}
 	}
 }

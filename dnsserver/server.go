@@ -216,6 +216,9 @@ func (s *Server) Start(ctx context.Context) error {
 	for i := range pcs {
 		u, t := s.dnsServer(false), s.dnsServer(true)
 		u.PacketConn, t.Listener = pcs[i], newTCPListener(lns[i], s.cfg, &s.stats.tcpRefused)
+		if uc, ok := pcs[i].(*net.UDPConn); ok && s.cfg.AnswerCacheSize > 0 && fastPathFor(uc.LocalAddr()) {
+			u.PacketConn, u.DecorateReader = fastUDPConn{uc}, s.fastReaderFor(uc)
+		}
 		for _, srv := range []*dns.Server{u, t} {
 			srv.NotifyStartedFunc = func() { started <- struct{}{} }
 			servers = append(servers, srv)
