@@ -70,5 +70,5 @@ func fastPathFor(addr net.Addr) bool {
 		return false
 	}
 	a, ok := netip.AddrFromSlice(u.IP)
-	return ok && !a.IsUnspecified()
+	return ok && !a.Unmap().IsUnspecified()
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/miekg/dns"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 )
 
 // Config are the server's process settings.
@@ -35,6 +37,12 @@ type Config struct {
 	// TCPMaxConnectionsPerClient caps them per client address. Zero
 	// means 64, negative no limit.
 	TCPMaxConnectionsPerClient int
+	// UDPSockets is how many UDP sockets serve each listen address with
+	// the fast path (SO_REUSEPORT; the kernel spreads clients over them,
+	// each read by its own goroutine). Zero means one per CPU
+	// (GOMAXPROCS); only addresses that are not wildcards get more than
+	// one.
+	UDPSockets int
 	// AnswerCacheSize is how many packed responses each snapshot's answer
 	// cache keeps (cache.go). Zero means DefaultAnswerCacheSize, negative
 	// turns the cache off.
@@ -192,6 +200,7 @@ func (s *Server) Start(ctx context.Context) error {
 
 	var pcs []net.PacketConn
 	var lns []net.Listener
+	var extra [][]*net.UDPConn // more sockets of pcs[i], SO_REUSEPORT
 	closeAll := func() {
 		for _, pc := range pcs {
 			_ = pc.Close()
@@ -199,27 +208,51 @@ func (s *Server) Start(ctx context.Context) error {
 		for _, ln := range lns {
 			_ = ln.Close()
 		}
+		for _, e := range extra {
+			for _, pc := range e {
+				_ = pc.Close()
+			}
+		}
 	}
 	for _, addr := range s.cfg.Listen {
-		pc, ln, err := listenPair(ctx, addr)
+		reuse := s.udpSockets(addr) > 1
+		pc, ln, err := listenPair(ctx, addr, reuse)
 		if err != nil {
 			closeAll()
 			return fmt.Errorf("dnsserver: listen on %s: %w", addr, err)
 		}
 		pcs, lns = append(pcs, pc), append(lns, ln)
+		var more []*net.UDPConn
+		if reuse {
+			more, err = listenMore(ctx, pc.LocalAddr().String(), s.udpSockets(addr)-1)
+		}
+		extra = append(extra, more)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("dnsserver: listen on %s: %w", addr, err)
+		}
 	}
 
 	n := 2 * len(pcs)
+	for _, e := range extra {
+		n += len(e)
+	}
 	started := make(chan struct{}, n)
 	stopped := make(chan error, n)
 	var servers []*dns.Server
 	for i := range pcs {
 		u, t := s.dnsServer(false), s.dnsServer(true)
 		u.PacketConn, t.Listener = pcs[i], newTCPListener(lns[i], s.cfg, &s.stats.tcpRefused)
-		if uc, ok := pcs[i].(*net.UDPConn); ok && s.cfg.AnswerCacheSize > 0 && fastPathFor(uc.LocalAddr()) {
+		if uc, ok := pcs[i].(*net.UDPConn); ok && s.fastPath(uc.LocalAddr()) {
 			u.PacketConn, u.DecorateReader = fastUDPConn{uc}, s.fastReaderFor(uc)
 		}
-		for _, srv := range []*dns.Server{u, t} {
+		both := []*dns.Server{u, t}
+		for _, uc := range extra[i] {
+			x := s.dnsServer(false)
+			x.PacketConn, x.DecorateReader = fastUDPConn{uc}, s.fastReaderFor(uc)
+			both = append(both, x)
+		}
+		for _, srv := range both {
 			srv.NotifyStartedFunc = func() { started <- struct{}{} }
 			servers = append(servers, srv)
 			s.serving.Add(1)
@@ -293,16 +326,69 @@ func (s *Server) dnsServer(tcp bool) *dns.Server {
 	return srv
 }
 
+// fastPath reports whether the UDP socket bound to addr is read by the
+// fast path: the answer cache is on and addr is not a wildcard.
+func (s *Server) fastPath(addr net.Addr) bool {
+	return s.cfg.AnswerCacheSize > 0 && fastPathFor(addr)
+}
+
+// udpSockets is how many UDP sockets serve the listen address addr.
+func (s *Server) udpSockets(addr string) int {
+	host, _, err := net.SplitHostPort(addr)
+	ip := net.ParseIP(host)
+	if err != nil || ip == nil || !s.fastPath(&net.UDPAddr{IP: ip}) {
+		return 1
+	}
+	if s.cfg.UDPSockets > 0 {
+		return s.cfg.UDPSockets
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// reusePort is a ListenConfig whose sockets share their port
+// (SO_REUSEPORT): the kernel spreads clients over them by address and
+// port, and only sockets of the same user may join.
+var reusePort = net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+	var serr error
+	if err := c.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	}); err != nil {
+		return err
+	}
+	return serr
+}}
+
+// listenMore binds n more UDP sockets to addr, with SO_REUSEPORT.
+func listenMore(ctx context.Context, addr string, n int) ([]*net.UDPConn, error) {
+	var out []*net.UDPConn
+	for range n {
+		pc, err := reusePort.ListenPacket(ctx, "udp", addr)
+		if err != nil {
+			for _, c := range out {
+				_ = c.Close()
+			}
+			return nil, err
+		}
+		out = append(out, pc.(*net.UDPConn))
+	}
+	return out, nil
+}
+
 // listenPair binds addr on UDP and TCP. With port 0 it finds a port free
-// on both, so that one address serves both transports.
-func listenPair(ctx context.Context, addr string) (net.PacketConn, net.Listener, error) {
+// on both, so that one address serves both transports. With reuse the
+// UDP socket lets others join its port (listenMore).
+func listenPair(ctx context.Context, addr string, reuse bool) (net.PacketConn, net.Listener, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, nil, err
 	}
 	var lc net.ListenConfig
+	ulc := lc
+	if reuse {
+		ulc = reusePort
+	}
 	if p, err := strconv.Atoi(port); err != nil || p != 0 {
-		pc, err := lc.ListenPacket(ctx, "udp", addr)
+		pc, err := ulc.ListenPacket(ctx, "udp", addr)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -314,7 +400,7 @@ func listenPair(ctx context.Context, addr string) (net.PacketConn, net.Listener,
 		return pc, ln, nil
 	}
 	for attempt := 0; ; attempt++ {
-		pc, err := lc.ListenPacket(ctx, "udp", addr)
+		pc, err := ulc.ListenPacket(ctx, "udp", addr)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -327,3 +327,33 @@ func TestWriteTimeout(t *testing.T) {
 		t.Fatal("writes to a client that does not read still block after 10s")
 	}
 }
+
+// TestServerReusePort: an address that is not a wildcard is served by
+// UDPSockets sockets sharing its port, every one of which answers; a
+// wildcard address gets one (dns.Server reads it, see fastReader).
+func TestServerReusePort(t *testing.T) {
+	s := startServer(t, Config{UDPSockets: 3}, exampleSnapshot(t))
+	if n := len(s.servers); n != 4 {
+		t.Fatalf("%d dns.Servers, want 1 TCP and 3 UDP", n)
+	}
+	a := addr(t, s)
+	for i := range 64 { // new source ports: the kernel spreads them over the sockets
+		r := exchange(t, "udp", a, question(t, "www.example.test. A"))
+		if len(r.Answer) != 2 {
+			t.Fatalf("query %d: %v", i, r)
+		}
+	}
+	if st := s.Stats(); st.FastPath < 60 {
+		t.Errorf("%d of 64 queries took the fast path", st.FastPath)
+	}
+
+	w := startServer(t, Config{Listen: []string{"0.0.0.0:0"}, UDPSockets: 3}, exampleSnapshot(t))
+	if n := len(w.servers); n != 2 {
+		t.Fatalf("wildcard address: %d dns.Servers, want 2", n)
+	}
+	port := w.UDPAddrs()[0].(*net.UDPAddr).Port
+	r := exchange(t, "udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), question(t, "www.example.test. A"))
+	if len(r.Answer) != 2 || w.Stats().FastPath != 0 {
+		t.Fatalf("wildcard: %v, stats %+v", r, w.Stats())
+	}
+}
