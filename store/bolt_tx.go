@@ -77,6 +77,12 @@ func (t *boltTx) Put(kind model.Kind, name string, value []byte) error {
 	if name == "" {
 		return fmt.Errorf("store: %s with an empty name", kind)
 	}
+	if kind == model.KindEvent {
+		// Event names only ever grow: fill each page before starting
+		// the next instead of splitting it half full (bbolt's default,
+		// right for keys inserted anywhere).
+		bk.FillPercent = 1.0
+	}
 	// bbolt keeps the slices until commit; the caller may reuse its own.
 	if err := bk.Put([]byte(name), bytes.Clone(value)); err != nil {
 		return fmt.Errorf("store: %s %q: %w", kind, name, err)

@@ -5,8 +5,9 @@
 //
 // The default backend is Bolt, one bbolt file in the data directory
 // (OpenBolt). Every backend passes the contract suite in store/storetest.
-// Reconcile, AppendEvent and ListEvents work on any backend through the
-// Store and Tx interfaces.
+// Reconcile, AppendEvent, ListEvents and PruneEvents (with the Pruner
+// that runs it periodically) work on any backend through the Store and
+// Tx interfaces.
 //
 // Store knows nothing of DNS wire format or HTTP. Of Meridian it imports
 // only store/model; dnsserver and checker must not import it (they use

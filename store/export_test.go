@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -23,4 +24,25 @@ func CheckBolt(b *Bolt) error {
 		}
 		return errors.Join(errs...)
 	})
+}
+
+// BoltHighWater is the size of the file bbolt uses (its highest page in
+// use), which can be below the file's size: bbolt grows the file ahead.
+func BoltHighWater(b *Bolt) int64 {
+	var n int64
+	_ = b.db.View(func(tx *bolt.Tx) error {
+		n = tx.Size()
+		return nil
+	})
+	return n
+}
+
+// BoltFreePages is the number of free pages in bbolt's freelist.
+func BoltFreePages(b *Bolt) int { return b.db.Stats().FreePageN }
+
+// DecodeEventHead is decodeHead: an event's at, type and object.
+func DecodeEventHead(b []byte) (at time.Time, typ, object string, err error) {
+	var buf []byte
+	h, err := decodeHead(b, &buf)
+	return h.At, h.Type, h.Object, err
 }

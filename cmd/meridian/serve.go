@@ -111,6 +111,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return nil
 	})
 	g.Go(func() error { return hl.run(gctx, healthChanges) })
+	g.Go(func() error { return store.NewPruner(st, store.PrunerConfig{Logger: log}).Run(gctx) })
 	if db != nil {
 		g.Go(func() error {
 			db.Watch(gctx, cfg.geoReload())

@@ -26,6 +26,12 @@ func (e *Event) ObjectKind() Kind { return KindEvent }
 // sequence order.
 func (e *Event) ObjectName() string { return EventName(e.Seq) }
 
+// EventVerdict is the Type of the events the health engine appends when
+// the verdict on an endpoint changes (Object "endpoint/<service>/<address>",
+// Before and After the health). Availability is computed from them, so
+// the store's retention keeps them longer than other events.
+const EventVerdict = "verdict"
+
 // EventName is the stored name of the event with sequence number seq.
 func EventName(seq int64) string { return fmt.Sprintf("%020d", seq) }
 

@@ -3,7 +3,9 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/meridian-gslb/meridian/store"
 	"github.com/meridian-gslb/meridian/store/model"
@@ -106,4 +108,53 @@ func testEventsFailedUpdate(t *testing.T, s store.Store) {
 	if err != nil || len(events) != 2 || events[1].Type != "test" {
 		t.Fatalf("events %+v, %v; want the two committed ones", events, err)
 	}
+}
+
+// testEventsPrune: PruneEvents deletes old audit events, keeps recent
+// verdict events and each object's latest older one, keeps the newest
+// event, and AppendEvent goes on numbering after the last number given.
+func testEventsPrune(t *testing.T, s store.Store) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	evs := []model.Event{
+		{Type: "update", At: now.Add(-50 * day)},                                                // 1: old: goes
+		{Type: model.EventVerdict, Object: "endpoint/a", After: "down", At: now.Add(-45 * day)}, // 2: goes
+		{Type: model.EventVerdict, Object: "endpoint/a", After: "up", At: now.Add(-44 * day)},   // 3: a's latest before the horizon
+		{Type: model.EventVerdict, Object: "endpoint/a", After: "down", At: now.Add(-day)},      // 4: recent
+		{Type: "update", At: now.Add(-day)},                                                     // 5: recent
+		{Type: "update", At: now.Add(-40 * day)},                                                // 6: old, but the newest
+	}
+	update(t, s, func(tx store.Tx) error {
+		for i := range evs {
+			if err := store.AppendEvent(tx, &evs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	n, err := store.PruneEvents(t.Context(), s, store.Retention{Batch: 1}, now)
+	if err != nil || n != 2 {
+		t.Fatalf("PruneEvents: %d, %v; want 2 deleted", n, err)
+	}
+	var got []int64
+	events, err := store.ListEvents(t.Context(), s, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		got = append(got, e.Seq)
+	}
+	if want := []int64{3, 4, 5, 6}; !slices.Equal(got, want) {
+		t.Fatalf("kept %v, want %v", got, want)
+	}
+	update(t, s, func(tx store.Tx) error {
+		e := &model.Event{Type: "test"}
+		if err := store.AppendEvent(tx, e); err != nil {
+			return err
+		}
+		if e.Seq != 7 {
+			t.Errorf("event after a prune: seq %d, want 7", e.Seq)
+		}
+		return nil
+	})
 }

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"Events", testEvents},
 		{"EventsFailedUpdate", testEventsFailedUpdate},
+		{"EventsPrune", testEventsPrune},
 		{"ReconcileCreate", testReconcileCreate},
 		{"ReconcileIdempotent", testReconcileIdempotent},
 		{"ReconcileUpdateDelete", testReconcileUpdateDelete},
