@@ -256,8 +256,9 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// availCache holds the verdict events read so far: the event log is
-// append-only, so each call reads only what was appended since.
+// availCache holds the verdict events read so far: each call reads only
+// what was appended since, and drops what no window can need any more
+// (trimVerdicts), so the cache does not grow with the process's age.
 type availCache struct {
 	lastSeq int64
 	events  []model.Event
@@ -297,7 +298,39 @@ func (e *Engine) Availability(ctx context.Context) (*AvailabilityReport, error) 
 	if err != nil {
 		return nil, err
 	}
-	e.avail.events = append(e.avail.events, fresh...)
+	now := e.now()
+	e.avail.events = trimVerdicts(append(e.avail.events, fresh...), now.Add(-availHorizon))
 	e.avail.lastSeq = last
-	return ComputeAvailability(e.avail.events, services, e.now()), nil
+	return ComputeAvailability(e.avail.events, services, now), nil
+}
+
+// availHorizon is how far back verdict events are kept in memory: the
+// longest window and a day of margin.
+const availHorizon = 31 * 24 * time.Hour
+
+// trimVerdicts drops, in place, the verdict events before horizon except
+// each endpoint's latest one (by time, then sequence), which gives its
+// state when the windows start; the order of what stays is kept.
+func trimVerdicts(events []model.Event, horizon time.Time) []model.Event {
+	latest := map[string]int{} // object -> index of its latest event before horizon
+	for i, ev := range events {
+		if !ev.At.Before(horizon) {
+			continue
+		}
+		j, ok := latest[ev.Object]
+		if !ok || ev.At.After(events[j].At) || ev.At.Equal(events[j].At) && ev.Seq > events[j].Seq {
+			latest[ev.Object] = i
+		}
+	}
+	if len(latest) == 0 {
+		return events
+	}
+	out := events[:0]
+	for i, ev := range events {
+		if !ev.At.Before(horizon) || latest[ev.Object] == i {
+			out = append(out, ev)
+		}
+	}
+	clear(events[len(out):]) // let the dropped events' strings go
+	return out
 }

@@ -186,3 +186,40 @@ func TestEngineAvailability(t *testing.T) {
 		t.Errorf("app = %+v", w)
 	}
 }
+
+// TestTrimVerdicts: the engine's cache keeps only what the windows need,
+// and the report computed from it is the report computed from every
+// event, now and a day later.
+func TestTrimVerdicts(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	var events []model.Event
+	seq := int64(0)
+	add := func(service, ep, after string, d time.Duration) {
+		seq++
+		ev := vev(service, ep, after, now, d)
+		ev.Seq = seq
+		events = append(events, ev)
+	}
+	// 60 days of flapping on every endpoint, an outage of sin1 that began
+	// 40 days ago and never ended, and two events at the same instant.
+	for day := 60; day > 0; day-- {
+		d := -time.Duration(day) * 24 * time.Hour
+		add(www, sin1, "down", d-40*24*time.Hour+time.Duration(day)) // old, before everything
+		add("app.example.org./A", "192.0.2.1", "down", d)
+		add("app.example.org./A", "192.0.2.1", "up", d+time.Hour)
+		add("app.example.org./A", "198.51.100.1", "down", d+2*time.Hour)
+		add("app.example.org./A", "198.51.100.1", "up", d+2*time.Hour)
+	}
+	all := append([]model.Event(nil), events...)
+	kept := trimVerdicts(append([]model.Event(nil), events...), now.Add(-availHorizon))
+	if len(kept) >= len(all)*2/3 {
+		t.Fatalf("kept %d of %d events", len(kept), len(all))
+	}
+	for _, at := range []time.Time{now, now.Add(24 * time.Hour)} {
+		want, _ := json.Marshal(ComputeAvailability(all, availabilityServices(), at))
+		got, _ := json.Marshal(ComputeAvailability(kept, availabilityServices(), at))
+		if string(got) != string(want) {
+			t.Errorf("at %v the report changed after trimming:\n got  %s\n want %s", at, got, want)
+		}
+	}
+}
