@@ -134,6 +134,11 @@ func (s *Snapshot) fill(m, req *dns.Msg, tcp bool, q *query) {
 		truncate(m, udpSize(opt))
 	}
 	m.Question[0].Name = qname
+	// Truncate turns compression off for a message that fits without it;
+	// compress anyway, as other authoritative servers do: answers are
+	// smaller (a name repeated in each record of an RRset is two octets)
+	// and can only shrink.
+	m.Compress = true
 	tr.finish(s, q, m)
 }
 
