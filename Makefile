@@ -7,7 +7,7 @@ PKGS     := ./...
 FUZZTIME ?= 30s
 SOAKTIME ?= 60s
 
-.PHONY: all build run test vet lint bench fuzz soak cover clean web-vendor
+.PHONY: all build run test vet lint bench bench-dns fuzz soak cover clean web-vendor
 
 all: build
 
@@ -36,6 +36,10 @@ lint: vet
 ## bench: Go benchmarks with allocation counts
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 $(PKGS)
+
+## bench-dns: Meridian, gdnsd and Knot serving the same zone (static, geo by ECS, health-checked), each pinned to CPU 0 with dnsperf on CPU 1, ROUNDS (default 3) interleaved rounds; prints per query type median QPS, server CPU µs per query, loss, p50/p99 at a fixed rate, RSS and the ratios to gdnsd (installs dnsperf, gdnsd, knot; about 11 minutes; not part of make test)
+bench-dns:
+	GO='$(GO)' .ci/bench-dns
 
 ## fuzz: every fuzz target (.ci/fuzz finds them), one after another, each for FUZZTIME (default 30s); prints how long each ran and what it found, fails when any finds a crasher (not part of make test)
 fuzz:
