@@ -17,6 +17,10 @@ import (
 // read it. Nothing a Snapshot holds may be modified after Build returns:
 // responses copy slices before changing them.
 type Snapshot struct {
+	// chains are the compiled policy chains services share, by their
+	// steps (shareChain).
+	chains map[string][]step
+
 	rev   int64
 	zones map[string]*zone // by canonical apex
 	names []string         // sorted apexes
