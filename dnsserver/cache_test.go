@@ -436,3 +436,44 @@ func FuzzCache(f *testing.F) {
 		}
 	})
 }
+
+// TestFastPathBatches sends a burst of queries at once, so that the
+// batched reader (recvmmsg) gets several per call: cache hits answered
+// in the batch and misses handed to dns.Server, interleaved; every query
+// gets its own answer.
+func TestFastPathBatches(t *testing.T) {
+	s := startServer(t, Config{}, exampleSnapshot(t))
+	a := addr(t, s)
+	exchange(t, "udp", a, question(t, "www.example.test. A")) // cache www
+	const n = 200
+	qs := make([]*dns.Msg, n)
+	for i := range qs {
+		if i%2 == 0 {
+			qs[i] = question(t, "www.example.test. A")
+		} else {
+			qs[i] = question(t, fmt.Sprintf("miss%d.example.test. A", i)) // a new name: a miss
+		}
+		qs[i].Id = uint16(i + 1)
+	}
+	got := udpFrom(t, "127.0.0.1", a, qs, 2*time.Second)
+	if len(got) != n {
+		t.Fatalf("%d of %d answered", len(got), n)
+	}
+	seen := map[uint16]bool{}
+	for _, m := range got {
+		i := int(m.Id) - 1
+		if i < 0 || i >= n || seen[m.Id] {
+			t.Fatalf("unexpected or repeated ID %d", m.Id)
+		}
+		seen[m.Id] = true
+		if m.Question[0].Name != qs[i].Question[0].Name {
+			t.Fatalf("ID %d answers %s, asked %s", m.Id, m.Question[0].Name, qs[i].Question[0].Name)
+		}
+		if want := map[bool]int{true: dns.RcodeSuccess, false: dns.RcodeNameError}[i%2 == 0]; m.Rcode != want {
+			t.Fatalf("ID %d: %s", m.Id, dns.RcodeToString[m.Rcode])
+		}
+	}
+	if st := s.Stats(); st.FastPath < n/2 {
+		t.Errorf("%d fast-path answers, want at least %d", st.FastPath, n/2)
+	}
+}

@@ -33,6 +33,9 @@ type fastReader struct {
 
 func (s *Server) fastReaderFor(conn *net.UDPConn) dns.DecorateReader {
 	return func(r dns.Reader) dns.Reader {
+		if b := s.batchReader(conn, r); b != nil {
+			return b
+		}
 		pcr, _ := r.(dns.PacketConnReader)
 		return &fastReader{Reader: r, s: s, pcr: pcr, conn: conn,
 			in: make([]byte, udpReadSize), out: make([]byte, 0, 4096)}
