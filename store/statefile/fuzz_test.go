@@ -49,34 +49,7 @@ zones:
     nameservers:
       - {name: ns1.gslb.example.test, address: 192.0.2.53}
     soa: {refresh: 7200, minimum: 30}
-`, `
-zones:
-  - name: gslb.example.test
-    file: z.zone
-    nameservers: [{name: ns.example.net}]
-regions:
-  - {name: europe, continents: [EU]}
-  - {name: americas, continents: [NA, SA], countries: [US], networks: [198.51.100.0/24]}
-datacenters:
-  - {name: fra, region: europe, location: {lat: 50.11, lon: 8.68}}
-  - {name: iad, region: americas, location: {lat: 38.95, lon: -77.45}, drain: true}
-services:
-  - name: App.gslb.example.test
-    type: a
-    ttl: 20
-    policy: [healthy, {region: {europe: [fra, iad]}}, nearest, {first: 2}]
-    max_answers: 2
-    fallback: {backup: [192.0.2.99]}
-    endpoints:
-      - {datacenter: fra, address: 192.0.2.10, weight: 3, priority: 1}
-      - {datacenter: iad, address: 192.0.2.20, weight: 0, force_down: true, check_target: "10.0.0.20:8080"}
-  - name: alias.gslb.example.test
-    type: CNAME
-    policy: failover
-    fallback: none
-    endpoints:
-      - {datacenter: fra, address: www.gslb.example.test}
-`, `zones:
+`, servicesYAML, `zones:
   - name: a.test
     nameservers: [{name: ns.example.net}]
 datacenters:

@@ -100,10 +100,10 @@ func TestLoadErrorsNameFileAndLine(t *testing.T) {
 	}
 }
 
-func TestLoadServices(t *testing.T) {
-	dir := t.TempDir()
-	write(t, dir, "z.zone", "www A 192.0.2.1\n")
-	p := write(t, dir, "state.yaml", `
+// servicesYAML is a state file with regions, data centers and services
+// of every kind of field; its zone file is z.zone. The fuzz target starts
+// from it too.
+const servicesYAML = `
 zones:
   - name: gslb.example.test
     file: z.zone
@@ -131,7 +131,12 @@ services:
     fallback: none
     endpoints:
       - {datacenter: fra, address: www.gslb.example.test}
-`)
+`
+
+func TestLoadServices(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "z.zone", "www A 192.0.2.1\n")
+	p := write(t, dir, "state.yaml", servicesYAML)
 	st, err := Load(p, lineParser)
 	if err != nil {
 		t.Fatal(err)
