@@ -14,7 +14,8 @@ import (
 // queryECS asks name/qtype with an EDNS Client Subnet option and returns the
 // answer's addresses, sorted, and the ECS scope of the response (-1 when the
 // response has no ECS).
-func queryECS(t *testing.T, addr, name string, qtype uint16, subnet string) ([]string, int) {
+// ecsFor is the ECS option of a query from subnet (a CIDR).
+func ecsFor(t testing.TB, subnet string) *dns.EDNS0_SUBNET {
 	t.Helper()
 	_, ipnet, err := net.ParseCIDR(subnet)
 	if err != nil {
@@ -25,11 +26,16 @@ func queryECS(t *testing.T, addr, name string, qtype uint16, subnet string) ([]s
 	if ipnet.IP.To4() == nil {
 		family = 2
 	}
+	return &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: family, SourceNetmask: uint8(ones), Address: ipnet.IP}
+}
+
+func queryECS(t *testing.T, addr, name string, qtype uint16, subnet string) ([]string, int) {
+	t.Helper()
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
 	m.SetEdns0(1232, false)
 	opt := m.IsEdns0()
-	opt.Option = append(opt.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: family, SourceNetmask: uint8(ones), Address: ipnet.IP})
+	opt.Option = append(opt.Option, ecsFor(t, subnet))
 	c := &dns.Client{Net: "udp", Timeout: 3 * time.Second}
 	r, _, err := c.Exchange(m, addr)
 	if err != nil {

@@ -59,17 +59,8 @@ func writeSoakQueries(t *testing.T, path string) {
 		m.SetQuestion(q.name, q.qtype)
 		m.SetEdns0(1232, false)
 		if q.subnet != "" {
-			_, ipnet, err := net.ParseCIDR(q.subnet)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ones, _ := ipnet.Mask.Size()
-			family := uint16(1)
-			if ipnet.IP.To4() == nil {
-				family = 2
-			}
 			opt := m.IsEdns0()
-			opt.Option = append(opt.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: family, SourceNetmask: uint8(ones), Address: ipnet.IP})
+			opt.Option = append(opt.Option, ecsFor(t, q.subnet))
 		}
 		wire, err := m.Pack()
 		if err != nil {

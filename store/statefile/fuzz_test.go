@@ -40,16 +40,7 @@ func FuzzStateFile(f *testing.F) {
 		"regions:\n  - {name: eu, continents: [EU]}\n" +
 		"datacenters:\n  - {name: fra, region: eu, location: {lat: 50, lon: 8}}\n"
 	for _, doc := range []string{
-		`
-zones:
-  - name: GSLB.Example.Test
-    file: z.zone
-    ttl: 60
-    hostmaster: ops@example.test
-    nameservers:
-      - {name: ns1.gslb.example.test, address: 192.0.2.53}
-    soa: {refresh: 7200, minimum: 30}
-`, servicesYAML, `zones:
+		zoneYAML, servicesYAML, `zones:
   - name: a.test
     nameservers: [{name: ns.example.net}]
 datacenters:

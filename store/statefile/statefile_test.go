@@ -40,10 +40,9 @@ func write(t *testing.T, dir, name, text string) string {
 	return p
 }
 
-func TestLoad(t *testing.T) {
-	dir := t.TempDir()
-	write(t, dir, "z.zone", "www A 192.0.2.1\n")
-	p := write(t, dir, "state.yaml", `
+// zoneYAML is a state file of one zone with every zone key; its zone file
+// is z.zone. The fuzz target starts from it too.
+const zoneYAML = `
 zones:
   - name: GSLB.Example.Test
     file: z.zone
@@ -52,7 +51,12 @@ zones:
     nameservers:
       - {name: ns1.gslb.example.test, address: 192.0.2.53}
     soa: {refresh: 7200, minimum: 30}
-`)
+`
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "z.zone", "www A 192.0.2.1\n")
+	p := write(t, dir, "state.yaml", zoneYAML)
 	st, err := Load(p, lineParser)
 	if err != nil {
 		t.Fatal(err)
