@@ -169,9 +169,17 @@ func requestOPT(req *dns.Msg) (*dns.OPT, int) {
 // EDNS, else its advertised size, at least 512 and at most our own.
 func udpSize(opt *dns.OPT) int {
 	if opt == nil {
+		return udpLimit(false, 0)
+	}
+	return udpLimit(true, opt.UDPSize())
+}
+
+// udpLimit is udpSize for a query with EDNS or not, advertising size.
+func udpLimit(edns bool, size uint16) int {
+	if !edns {
 		return dns.MinMsgSize
 	}
-	return min(max(int(opt.UDPSize()), dns.MinMsgSize), ednsUDPSize)
+	return min(max(int(size), dns.MinMsgSize), ednsUDPSize)
 }
 
 // truncate makes m fit size octets. TC is set when records of the answer

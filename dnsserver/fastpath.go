@@ -209,10 +209,7 @@ func (k *cacheKey) keyRaw(q *rawQuery, tcp, useECS bool) {
 	var f keyFields
 	f.qtype, f.qclass, f.tcp, f.edns, f.do, f.useECS = q.qtype, q.qclass, tcp, q.edns, q.do, useECS
 	if !tcp {
-		f.limit = 512
-		if q.edns {
-			f.limit = min(max(int(q.udpSize), 512), ednsUDPSize)
-		}
+		f.limit = udpLimit(q.edns, q.udpSize)
 	}
 	if q.ecs {
 		f.ecs, f.family, f.source = true, byte(q.family), q.source
@@ -263,15 +260,7 @@ func (s *Server) fastAnswer(raw []byte, src netip.Addr, tcp bool, buf []byte) ([
 	default:
 		b = append(buf[:0], e.wire...)
 	}
-	binary.BigEndian.PutUint16(b, q.id)
-	b[2] &^= octet2RD
-	if q.rd {
-		b[2] |= octet2RD
-	}
-	b[3] &^= octet3CD
-	if q.cd {
-		b[3] |= octet3CD
-	}
+	patchHeader(b, q.id, q.rd, q.cd)
 	copy(b[12:], q.name) // the query's letters
 	if e.ecsLen == q.ecsLen {
 		copy(b[len(b)-q.ecsLen:], q.ecsAddr[:q.ecsLen])

@@ -76,6 +76,13 @@ const (
 // letters of its question, and the address octets of its ECS option
 // (ecsLen octets at the end of b, 0 when none).
 func patchReply(b []byte, id uint16, rd, cd bool, qname string, ecsAddr []byte) {
+	patchHeader(b, id, rd, cd)
+	setQuestionCase(b, qname)
+	copy(b[len(b)-len(ecsAddr):], ecsAddr)
+}
+
+// patchHeader sets the ID and the RD and CD bits of a packed response.
+func patchHeader(b []byte, id uint16, rd, cd bool) {
 	binary.BigEndian.PutUint16(b, id)
 	b[2] &^= octet2RD
 	if rd {
@@ -85,6 +92,4 @@ func patchReply(b []byte, id uint16, rd, cd bool, qname string, ecsAddr []byte) 
 	if cd {
 		b[3] |= octet3CD
 	}
-	setQuestionCase(b, qname)
-	copy(b[len(b)-len(ecsAddr):], ecsAddr)
 }
