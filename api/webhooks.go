@@ -84,8 +84,11 @@ func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	keep := func(_ store.Tx, old model.Object) error {
-		if o, ok := old.(*model.Webhook); ok && !hasSecret {
-			h.Secret = o.Secret
+		if !hasSecret {
+			h.Secret = "" // not one a previous run (a store retry) kept
+			if o, ok := old.(*model.Webhook); ok {
+				h.Secret = o.Secret
+			}
 		}
 		return nil
 	}

@@ -33,7 +33,8 @@ type op struct {
 	event, detail string
 	// prepare runs in the transaction, before validation, with the
 	// stored object (nil when none): it may complete obj from it or
-	// refuse the write.
+	// refuse the write. It runs again when the store retries the
+	// transaction, so it must set what it completes on every run.
 	prepare func(tx store.Tx, old model.Object) error
 }
 

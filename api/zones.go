@@ -59,9 +59,15 @@ func (s *Server) putZone(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	z := obj.(*model.Zone)
+	// Decided once: keep may run again (a store retry) after it set
+	// z.Records from an older stored zone.
+	keepRecords := z.Records == nil
 	keep := func(_ store.Tx, old model.Object) error {
-		if z.Records == nil && old != nil {
-			z.Records = old.(*model.Zone).Records
+		if keepRecords {
+			z.Records = nil
+			if old != nil {
+				z.Records = old.(*model.Zone).Records
+			}
 		}
 		return nil
 	}
