@@ -121,6 +121,8 @@ func problemOf(err error) *Problem {
 		return problemf(http.StatusConflict, typeExists, "%s; use PUT to replace it", trimStore(err))
 	case errors.Is(err, store.ErrConflict):
 		return problemf(http.StatusConflict, typeRevision, "%s", trimStore(err))
+	case errors.Is(err, store.ErrUnavailable):
+		return problemf(http.StatusServiceUnavailable, typeUnavailable, "writes are refused while the shared store is unreachable; this node answers DNS from its last known state (%s)", strings.TrimPrefix(err.Error(), store.ErrUnavailable.Error()+": "))
 	case errors.Is(err, store.ErrClosed), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return problemf(http.StatusServiceUnavailable, typeUnavailable, "the store is not available")
 	}
@@ -184,6 +186,9 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	cp := *p
 	cp.Instance = r.URL.Path
+	if errors.Is(err, store.ErrUnavailable) {
+		w.Header().Set("Retry-After", "5") // the store's reachability is probed every second
+	}
 	if cp.Status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="meridian"`)
 	}

@@ -15,6 +15,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 
 	"github.com/meridian-gslb/meridian/store/model"
 )
@@ -200,7 +202,13 @@ func OpenEtcd(ctx context.Context, opts EtcdOptions) (*Etcd, error) {
 		Username:             opts.Username,
 		Password:             opts.Password,
 		Logger:               zap.NewNop(),
-		Context:              context.WithoutCancel(ctx),
+		// Reconnect within a couple of seconds of etcd's return, not
+		// after gRPC's default backoff of up to two minutes.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+			MinConnectTimeout: 2 * time.Second,
+		})},
+		Context: context.WithoutCancel(ctx),
 	})
 	if err != nil {
 		_ = mirror.Close()
@@ -220,11 +228,11 @@ func OpenEtcd(ctx context.Context, opts EtcdOptions) (*Etcd, error) {
 		_ = mirror.Close()
 		return nil, err
 	case err != nil:
-		e.setStatus(false, "etcd unreachable: "+err.Error())
+		e.status.Reason = "etcd unreachable: " + err.Error()
 		e.log.Warn("etcd unreachable at start; serving the last known state from the local copy",
 			"endpoints", opts.Endpoints, "revision", rev, "err", err)
 	default:
-		e.setStatus(true, "")
+		e.status.Connected = true
 	}
 
 	lctx, lcancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -247,6 +255,9 @@ func (e *Etcd) Status() EtcdStatus {
 	defer e.statusMu.Unlock()
 	s := e.status
 	s.EtcdRevision = e.applied.Load()
+	if rev, err := e.mirror.Revision(context.Background()); err == nil {
+		s.Revision = rev
+	}
 	return s
 }
 

@@ -159,6 +159,7 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	tick := time.NewTicker(e.every)
 	defer tick.Stop()
+	paused := false // the store refuses writes (a cluster node cut off from etcd)
 	for {
 		select {
 		case <-ctx.Done():
@@ -166,7 +167,22 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-e.wake:
 		case <-tick.C:
 		}
-		if _, err := e.Evaluate(ctx); err != nil && ctx.Err() == nil {
+		_, err := e.Evaluate(ctx)
+		switch {
+		case err == nil:
+			if paused {
+				e.log.Info("fleet: the store accepts writes again; verdicts are evaluated again")
+			}
+			paused = false
+		case ctx.Err() != nil:
+		case errors.Is(err, store.ErrUnavailable):
+			// Said once, not four times a second: the verdicts stay
+			// as they were until the store is back.
+			if !paused {
+				e.log.Warn("fleet: verdicts frozen while the store refuses writes", "err", err)
+			}
+			paused = true
+		default:
 			e.log.Warn("fleet: evaluating verdicts failed", "err", err)
 		}
 	}

@@ -54,9 +54,12 @@ type Config struct {
 		// Insecure allows plain HTTP on a non-loopback listen address.
 		Insecure bool `yaml:"insecure"`
 	} `yaml:"http"`
-	// DataDir is the directory of the bbolt file.
+	// DataDir is the directory of the bbolt file (with store.backend etcd:
+	// of the node's local copy of the shared state).
 	DataDir string `yaml:"data_dir"`
-	GeoIP   struct {
+	// Store chooses where the state lives; see store.go.
+	Store StoreConfig `yaml:"store"`
+	GeoIP struct {
 		// City is a City or Country .mmdb (MaxMind GeoIP2/GeoLite2 or
 		// DB-IP); without it, steps that need a location fall back.
 		City string `yaml:"city"`
@@ -116,7 +119,8 @@ func LoadConfig(path string) (*Config, error) {
 	c.doc = doc
 	dir := filepath.Dir(path)
 	for _, p := range []*string{&c.DataDir, &c.State, &c.GeoIP.City, &c.GeoIP.ASN,
-		&c.HTTP.TLS.Cert, &c.HTTP.TLS.Key, &c.HTTP.TLS.ClientCA} {
+		&c.HTTP.TLS.Cert, &c.HTTP.TLS.Key, &c.HTTP.TLS.ClientCA,
+		&c.Store.TLS.CA, &c.Store.TLS.Cert, &c.Store.TLS.Key} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -152,6 +156,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return c.errorf("data_dir", "must not be empty")
+	}
+	if err := c.validateStore(); err != nil {
+		return err
 	}
 	if c.State != "" {
 		if _, err := os.Stat(c.State); err != nil {

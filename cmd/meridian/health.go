@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"reflect"
 
@@ -42,7 +43,11 @@ func newHealth(cfg *Config, st store.Store, reg prometheus.Registerer, log *slog
 		Report: func(rep model.Report) {
 			// The engine writes to the local store; it fails only when
 			// the store does, and the next report carries the same votes.
-			if err := engine.Record(context.Background(), rep); err != nil {
+			err := engine.Record(context.Background(), rep)
+			switch {
+			case errors.Is(err, store.ErrUnavailable):
+				log.Debug("embedded checker: votes not recorded while the store refuses writes", "err", err)
+			case err != nil:
 				log.Error("embedded checker: recording votes failed", "err", err)
 			}
 		},

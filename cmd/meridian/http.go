@@ -57,7 +57,7 @@ func newRegistry(st store.Store) *prometheus.Registry {
 // newAPI builds the HTTP API over the store, wired to the DNS side through
 // functions (api must not import dnsserver), and creates the first admin
 // token when there is none, printing its secret once.
-func newAPI(ctx context.Context, st store.Store, f *follower, engine *fleet.Engine, reg *prometheus.Registry, ready *atomic.Bool, log *slog.Logger) (*api.Server, error) {
+func newAPI(ctx context.Context, st store.Store, f *follower, engine *fleet.Engine, reg *prometheus.Registry, ready *atomic.Bool, degraded func() error, log *slog.Logger) (*api.Server, error) {
 	srv, err := api.New(api.Config{
 		Store:      st,
 		Logger:     log,
@@ -67,7 +67,7 @@ func newAPI(ctx context.Context, st store.Store, f *follower, engine *fleet.Engi
 			if !ready.Load() {
 				return errors.New("starting or stopping")
 			}
-			return nil
+			return degraded()
 		},
 		ParseZone:     dnsserver.ParseZoneFile,
 		ValidateState: validateState,
@@ -92,7 +92,12 @@ func newAPI(ctx context.Context, st store.Store, f *follower, engine *fleet.Engi
 		return nil, err
 	}
 	secret, err := srv.Bootstrap(ctx)
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrUnavailable):
+		// A cluster node started with etcd away: another node, or this
+		// one at its next start, creates the first token.
+		log.Warn("could not check for a first admin token: the shared store is unreachable", "err", err)
+	case err != nil:
 		return nil, err
 	}
 	if secret != "" {

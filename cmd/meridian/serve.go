@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -31,16 +30,22 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data_dir: %w", err)
 	}
-	dbPath := filepath.Join(cfg.DataDir, "meridian.db")
-	st, err := store.OpenBolt(dbPath, store.BoltOptions{})
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	log.Info("store opened", "path", dbPath)
 
+	// A cluster node cut off from etcd starts anyway, on its last known
+	// state, and applies the state file once etcd is back.
+	stateLater := false
 	if cfg.State != "" {
-		if err := applyStateFile(ctx, st, cfg.State, log); err != nil {
+		err := applyStateFile(ctx, st, cfg.State, log)
+		switch {
+		case errors.Is(err, store.ErrUnavailable):
+			log.Warn("state file not applied yet: the shared store is unreachable; it will be applied when it is back", "file", cfg.State, "err", err)
+			stateLater = true
+		case err != nil:
 			return err
 		}
 	}
@@ -61,6 +66,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return fmt.Errorf("building the first DNS snapshot: %w", err)
 	}
 	reg := newRegistry(st)
+	st.registerStoreMetrics(reg)
 	metrics, err := dnsserver.NewMetrics(reg)
 	if err != nil {
 		return err
@@ -87,7 +93,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	healthChanges := st.Watch(ctx)
 
 	var ready atomic.Bool
-	apiSrv, err := newAPI(ctx, st, f, hl.engine, reg, &ready, log)
+	apiSrv, err := newAPI(ctx, st, f, hl.engine, reg, &ready, st.degraded, log)
 	if err != nil {
 		_ = dns.Shutdown(context.Background())
 		return err
@@ -111,7 +117,12 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return nil
 	})
 	g.Go(func() error { return hl.run(gctx, healthChanges) })
-	g.Go(func() error { return store.NewPruner(st, store.PrunerConfig{Logger: log}).Run(gctx) })
+	g.Go(func() error {
+		return store.NewPruner(st, store.PrunerConfig{Logger: log, Retention: store.Retention{Batch: st.pruneBatch()}}).Run(gctx)
+	})
+	if stateLater {
+		g.Go(func() error { return applyWhenAvailable(gctx, st, cfg.State, log) })
+	}
 	if db != nil {
 		g.Go(func() error {
 			db.Watch(gctx, cfg.geoReload())

@@ -81,8 +81,18 @@ func startServe(t testing.TB, args ...string) *proc {
 // the server exits before it is ready.
 func tryStartServe(t testing.TB, args ...string) (*proc, error) {
 	t.Helper()
+	return tryStartServeIn(t, nil, args...)
+}
+
+// tryStartServeIn is tryStartServe with env added to the process's
+// environment (for parallel tests, which may not use t.Setenv).
+func tryStartServeIn(t testing.TB, env []string, args ...string) (*proc, error) {
+	t.Helper()
 	args = append([]string{"serve", "--dns-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--log-format", "json"}, args...)
 	p := &proc{cmd: exec.Command(meridianBin, args...), done: make(chan error, 1)}
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
