@@ -1,10 +1,13 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -331,5 +334,75 @@ func TestEtcdSchemaNewer(t *testing.T) {
 		MirrorPath: filepath.Join(t.TempDir(), "m.db")})
 	if !errors.Is(err, store.ErrSchema) {
 		t.Fatalf("OpenEtcd on a newer schema: %v, want ErrSchema", err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestEtcdResyncAfterCompaction: a node cut off while the others write,
+// and while etcd compacts away the revisions its watch would resume from,
+// reads the whole state again when it is back, deletions included.
+func TestEtcdResyncAfterCompaction(t *testing.T) {
+	t.Parallel()
+	c := etcdtest.Start(t, 1)
+	prefix := newPrefix()
+	proxy := etcdtest.NewProxy(t, c.Endpoints()[0])
+	a := openEtcd(t, store.EtcdOptions{Endpoints: c.Endpoints(), Prefix: prefix, MirrorPath: filepath.Join(t.TempDir(), "a.db")})
+	var logs syncBuffer
+	b := openEtcd(t, store.EtcdOptions{Endpoints: []string{proxy.URL()}, Prefix: prefix, MirrorPath: filepath.Join(t.TempDir(), "b.db"),
+		ProbeInterval: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if _, err := putRegion(t.Context(), a, "eu", "DE"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "b sees eu", func() bool { return region(t, b, "eu") != nil })
+
+	proxy.Cut()
+	eventually(t, 10*time.Second, "b reports etcd unreachable", func() bool { return !b.Status().Connected })
+	if _, err := putRegion(t.Context(), a, "us", "US"); err != nil {
+		t.Fatal(err)
+	}
+	rev, err := a.Update(t.Context(), func(tx store.Tx) error { return tx.Delete(model.KindRegion, "eu") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	resp, err := cli.Get(t.Context(), prefix+"meta/revision")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Compact(t.Context(), resp.Header.Revision); err != nil {
+		t.Fatal(err)
+	}
+
+	proxy.Restore(t)
+	eventually(t, 20*time.Second, "b caught up after the compaction", func() bool {
+		r, _ := b.Revision(t.Context())
+		return r == rev && b.Status().Connected
+	})
+	if region(t, b, "eu") != nil || region(t, b, "us") == nil {
+		t.Fatalf("b after resync: eu %v, us %v; want eu deleted and us present", region(t, b, "eu"), region(t, b, "us"))
+	}
+	if !strings.Contains(logs.String(), "etcd compacted the revisions") {
+		t.Fatalf("b caught up without the resync after compaction; logs:\n%s", logs.String())
 	}
 }

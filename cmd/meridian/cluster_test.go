@@ -3,14 +3,11 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -187,75 +184,6 @@ func (n *clusterNode) waitWWW(t *testing.T, want string, limit time.Duration) ti
 	}
 }
 
-// tcpProxy forwards loopback TCP connections to an address until it is
-// cut, which closes the listener and every connection; it can be
-// restored on the same port. It stands for the network between one node
-// and etcd.
-type tcpProxy struct {
-	addr, to string
-	mu       sync.Mutex
-	ln       net.Listener
-	conns    map[net.Conn]bool
-}
-
-func newTCPProxy(t *testing.T, to string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{addr: ln.Addr().String(), to: to, conns: map[net.Conn]bool{}}
-	p.serve(ln)
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *tcpProxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", p.to)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns[c], p.conns[up] = true, true
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() { _, _ = io.Copy(c, up); c.Close() }()
-		}
-	}()
-}
-
-func (p *tcpProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-		delete(p.conns, c)
-	}
-}
-
-func (p *tcpProxy) restore(t *testing.T) {
-	t.Helper()
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.serve(ln)
-}
-
 // TestClusterChangePropagates: a change applied through node A's API is
 // answered by node B; the test measures how long that takes, 20 times.
 func TestClusterChangePropagates(t *testing.T) {
@@ -301,13 +229,13 @@ func TestClusterEtcdOutage(t *testing.T) {
 	t.Parallel()
 	c := etcdtest.Start(t, 1)
 	state := clusterState(t)
-	proxy := newTCPProxy(t, strings.TrimPrefix(c.Endpoints()[0], "http://"))
+	proxy := etcdtest.NewProxy(t, c.Endpoints()[0])
 	a := newClusterNode(t, "node-a", c.Endpoints(), "state: "+state+"\n")
-	b := newClusterNode(t, "node-b", []string{"http://" + proxy.addr}, "")
+	b := newClusterNode(t, "node-b", []string{proxy.URL()}, "")
 	b.waitWWW(t, "192.0.2.1", 5*time.Second)
 
 	// Node B alone is cut off: A goes on, B serves what it had.
-	proxy.cut()
+	proxy.Cut()
 	body := b.waitStatus(t, "degraded", 15*time.Second)
 	t.Logf("node B cut off: /readyz %v", body)
 	if code, body := b.setWWW(t, "192.0.2.99"); code != http.StatusServiceUnavailable || !strings.Contains(string(body), "last known state") {
@@ -320,7 +248,7 @@ func TestClusterEtcdOutage(t *testing.T) {
 	if got := b.www(); !slices.Equal(got, []string{"192.0.2.1"}) {
 		t.Fatalf("cut-off node B answers %v, want its last state 192.0.2.1", got)
 	}
-	proxy.restore(t)
+	proxy.Restore(t)
 	took := b.waitWWW(t, "192.0.2.2", 30*time.Second)
 	b.waitStatus(t, "ready", 15*time.Second)
 	t.Logf("node B caught up %v after the network came back", took.Round(time.Millisecond))

@@ -98,6 +98,15 @@ func TestConfigErrorsNameKeyAndLine(t *testing.T) {
 		{"rrl prefix", "dns:\n  rrl:\n    responses_per_second: 5\n    ipv4_prefix: 40\n", `meridian.yaml:4: dns.rrl.ipv4_prefix: ipv4_prefix must be`},
 		{"tcp limit", "dns:\n  tcp:\n    max_connections: -2\n", `meridian.yaml:3: dns.tcp.max_connections: must be`},
 		{"tcp timeout", "dns:\n  tcp:\n    idle_timeout: 2h\n", `meridian.yaml:3: dns.tcp.idle_timeout: must be`},
+		{"store backend", "store:\n  backend: consul\n", `meridian.yaml:2: store.backend: "consul" is not bolt or etcd`},
+		{"etcd without endpoints", "store:\n  backend: etcd\n", `meridian.yaml:2: store.endpoints: store.backend etcd needs`},
+		{"endpoints without etcd", "store:\n  endpoints: [http://127.0.0.1:2379]\n", `meridian.yaml:2: store.endpoints: etcd endpoints are given but`},
+		{"etcd endpoint", "store:\n  backend: etcd\n  endpoints:\n    - http://127.0.0.1:2379\n    - 127.0.0.1:2379\n", `meridian.yaml:5: store.endpoints[1]: "127.0.0.1:2379": want http://HOST:PORT`},
+		{"etcd prefix", "store:\n  backend: etcd\n  endpoints: [http://127.0.0.1:2379]\n  prefix: meridian\n", `meridian.yaml:4: store.prefix: "meridian": must start with /`},
+		{"etcd cert without key", "store:\n  backend: etcd\n  endpoints: [https://127.0.0.1:2379]\n  tls:\n    cert: c.pem\n", `meridian.yaml:5: store.tls.cert: a client certificate needs its key`},
+		{"etcd ca missing", "store:\n  backend: etcd\n  endpoints: [https://127.0.0.1:2379]\n  tls:\n    ca: none.pem\n", `meridian.yaml:5: store.tls.ca: stat `},
+		{"vote ttl", "store:\n  backend: etcd\n  endpoints: [http://127.0.0.1:2379]\n  vote_ttl: 1s\n", `meridian.yaml:4: store.vote_ttl: must be between 2s and 1h`},
+		{"request timeout", "store:\n  backend: etcd\n  endpoints: [http://127.0.0.1:2379]\n  request_timeout: 1h\n", `meridian.yaml:4: store.request_timeout: must be between`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -78,8 +78,11 @@ func (c *Config) validateStore() error {
 	if s.Prefix != "" && s.Prefix[0] != '/' {
 		return c.errorf("store.prefix", "%q: must start with /", s.Prefix)
 	}
-	if (s.TLS.Cert == "") != (s.TLS.Key == "") {
-		return c.errorf("store.tls", "cert and key go together")
+	if s.TLS.Cert != "" && s.TLS.Key == "" {
+		return c.errorf("store.tls.cert", "a client certificate needs its key (store.tls.key)")
+	}
+	if s.TLS.Key != "" && s.TLS.Cert == "" {
+		return c.errorf("store.tls.key", "a client key needs its certificate (store.tls.cert)")
 	}
 	for key, p := range map[string]string{"store.tls.ca": s.TLS.CA, "store.tls.cert": s.TLS.Cert, "store.tls.key": s.TLS.Key} {
 		if p != "" {
