@@ -5,7 +5,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,7 +106,7 @@ type EtcdStatus struct {
 // Status says why; the watch resumes (or the mirror is resynchronised
 // from a full read) when etcd returns.
 type Etcd struct {
-	cli    *clientv3.Client
+	cli    atomic.Pointer[clientv3.Client] // nil until the first connection
 	opts   EtcdOptions
 	prefix string
 	mirror *Bolt
@@ -193,14 +196,63 @@ func OpenEtcd(ctx context.Context, opts EtcdOptions) (*Etcd, error) {
 	}
 	e.applied.Store(etcdRev)
 
-	e.cli, err = clientv3.New(clientv3.Config{
-		Endpoints:            opts.Endpoints,
-		DialTimeout:          opts.DialTimeout,
+	rev, _ := mirror.Revision(ctx)
+	e.status = EtcdStatus{Reason: "connecting to etcd", Since: time.Now(), Revision: rev, EtcdRevision: etcdRev}
+	lctx, lcancel := context.WithCancel(context.WithoutCancel(ctx))
+	e.cancel = lcancel
+
+	// The first connection and synchronisation are bounded: a node whose
+	// etcd is away starts on its last state rather than waiting. Only
+	// credentials etcd refuses, and a newer schema, stop it.
+	cli, err := e.newClient(ctx)
+	if err == nil {
+		e.cli.Store(cli)
+		sctx, cancel := context.WithTimeout(ctx, opts.DialTimeout)
+		err = e.fullSync(sctx)
+		cancel()
+	}
+	switch {
+	case errors.Is(err, ErrSchema), isAuthError(err):
+		lcancel()
+		if cli != nil {
+			_ = cli.Close()
+		}
+		_ = mirror.Close()
+		if isAuthError(err) {
+			return nil, fmt.Errorf("store: etcd refused the credentials of user %q: %w", opts.Username, err)
+		}
+		return nil, err
+	case err != nil:
+		e.status.Reason = "etcd unreachable: " + e.explain(err)
+		e.log.Warn("etcd unreachable at start; serving the last known state from the local copy",
+			"endpoints", opts.Endpoints, "revision", rev, "err", e.status.Reason)
+	default:
+		e.status.Connected = true
+	}
+	if cli == nil {
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			e.connectLater(lctx)
+		}()
+		return e, nil
+	}
+	e.startLoops(lctx, err == nil)
+	return e, nil
+}
+
+// newClient connects to etcd. With a user name, the client authenticates
+// while connecting, so it fails when etcd is unreachable; without one it
+// connects in the background.
+func (e *Etcd) newClient(ctx context.Context) (*clientv3.Client, error) {
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:            e.opts.Endpoints,
+		DialTimeout:          e.opts.DialTimeout,
 		DialKeepAliveTime:    10 * time.Second,
 		DialKeepAliveTimeout: 3 * time.Second,
-		TLS:                  opts.TLS,
-		Username:             opts.Username,
-		Password:             opts.Password,
+		TLS:                  e.opts.TLS,
+		Username:             e.opts.Username,
+		Password:             e.opts.Password,
 		Logger:               zap.NewNop(),
 		// Reconnect within a couple of seconds of etcd's return, not
 		// after gRPC's default backoff of up to two minutes.
@@ -211,42 +263,82 @@ func OpenEtcd(ctx context.Context, opts EtcdOptions) (*Etcd, error) {
 		Context: context.WithoutCancel(ctx),
 	})
 	if err != nil {
-		_ = mirror.Close()
-		return nil, fmt.Errorf("store: etcd client: %w", err)
-	}
-	rev, _ := mirror.Revision(ctx)
-	e.status = EtcdStatus{Reason: "connecting to etcd", Since: time.Now(), Revision: rev, EtcdRevision: etcdRev}
-
-	// The first synchronisation, bounded: a node whose etcd is away
-	// starts on its last state rather than waiting.
-	sctx, cancel := context.WithTimeout(ctx, opts.DialTimeout)
-	err = e.fullSync(sctx)
-	cancel()
-	switch {
-	case errors.Is(err, ErrSchema):
-		_ = e.cli.Close()
-		_ = mirror.Close()
 		return nil, err
-	case err != nil:
-		e.status.Reason = "etcd unreachable: " + err.Error()
-		e.log.Warn("etcd unreachable at start; serving the last known state from the local copy",
-			"endpoints", opts.Endpoints, "revision", rev, "err", err)
-	default:
-		e.status.Connected = true
 	}
+	return cli, nil
+}
 
-	lctx, lcancel := context.WithCancel(context.WithoutCancel(ctx))
-	e.cancel = lcancel
+// connectLater keeps trying to connect after a failed start, then starts
+// following etcd.
+func (e *Etcd) connectLater(ctx context.Context) {
+	backoff := time.Second
+	for {
+		sleep(ctx, backoff)
+		if ctx.Err() != nil {
+			return
+		}
+		cli, err := e.newClient(ctx)
+		if err != nil {
+			reason := "etcd unreachable: " + e.explain(err)
+			if isAuthError(err) {
+				reason = fmt.Sprintf("etcd refuses the credentials of user %q: %v", e.opts.Username, err)
+			}
+			e.setStatus(false, reason)
+			backoff = min(2*backoff, 10*time.Second)
+			continue
+		}
+		if ctx.Err() != nil {
+			_ = cli.Close()
+			return
+		}
+		e.cli.Store(cli)
+		e.startLoops(ctx, false)
+		return
+	}
+}
+
+// startLoops starts following etcd (the watch, and full reads when
+// needed) and probing it.
+func (e *Etcd) startLoops(ctx context.Context, synced bool) {
 	e.wg.Add(2)
 	go func() {
 		defer e.wg.Done()
-		e.follow(lctx, err == nil)
+		e.follow(ctx, synced)
 	}()
 	go func() {
 		defer e.wg.Done()
-		e.probe(lctx)
+		e.probe(ctx)
 	}()
-	return e, nil
+}
+
+// client returns the etcd client, nil before the first connection.
+func (e *Etcd) client() *clientv3.Client { return e.cli.Load() }
+
+// isAuthError reports whether etcd refused the credentials.
+func isAuthError(err error) bool {
+	return errors.Is(err, rpctypes.ErrAuthFailed) || errors.Is(err, rpctypes.ErrGRPCAuthFailed) ||
+		errors.Is(err, rpctypes.ErrPermissionDenied) || errors.Is(err, rpctypes.ErrGRPCPermissionDenied)
+}
+
+// explain adds what a direct connection to the endpoints tells about an
+// error that says only that time ran out: the gRPC client retries a
+// refused connection or a failed TLS handshake until its deadline, and
+// then reports the deadline alone.
+func (e *Etcd) explain(err error) string {
+	msg := err.Error()
+	if !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(msg, "deadline exceeded") {
+		return msg
+	}
+	var causes []string
+	for _, ep := range e.opts.Endpoints {
+		if c := probeEndpoint(ep, e.opts.TLS); c != "" {
+			causes = append(causes, c)
+		}
+	}
+	if len(causes) == 0 {
+		return msg
+	}
+	return msg + " (" + strings.Join(causes, "; ") + ")"
 }
 
 // Status returns the connection state.
@@ -307,7 +399,10 @@ func (e *Etcd) Close() error {
 		return ErrClosed
 	}
 	e.cancel()
-	cerr := e.cli.Close()
+	var cerr error
+	if cli := e.client(); cli != nil {
+		cerr = cli.Close()
+	}
 	e.wg.Wait()
 	merr := e.mirror.Close()
 	if cerr != nil && !errors.Is(cerr, context.Canceled) {
@@ -340,7 +435,7 @@ func (e *Etcd) Update(ctx context.Context, fn func(Tx) error) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	if s := e.Status(); !s.Connected {
+	if s := e.Status(); !s.Connected || e.client() == nil {
 		return 0, fmt.Errorf("%w: %s", ErrUnavailable, s.Reason)
 	}
 	for attempt := 1; ; attempt++ {
@@ -440,7 +535,7 @@ func (e *Etcd) commit(ctx context.Context, tx *etcdTx) (int64, error) {
 	}
 	rctx, cancel := context.WithTimeout(ctx, e.opts.RequestTimeout)
 	defer cancel()
-	resp, err := e.cli.Txn(rctx).If(cmp).Then(ops...).Else(clientv3.OpGet(revKey)).Commit()
+	resp, err := e.client().Txn(rctx).If(cmp).Then(ops...).Else(clientv3.OpGet(revKey)).Commit()
 	if err != nil {
 		return 0, e.mapErr(ctx, err, len(ops))
 	}
@@ -545,7 +640,7 @@ func (e *Etcd) leaseFor(ctx context.Context, checker string, known clientv3.Leas
 	rctx, cancel := context.WithTimeout(ctx, e.opts.RequestTimeout)
 	defer cancel()
 	if ok {
-		_, err := e.cli.KeepAliveOnce(rctx, l.id)
+		_, err := e.client().KeepAliveOnce(rctx, l.id)
 		switch {
 		case err == nil:
 			e.leaseMu.Lock()
@@ -560,7 +655,7 @@ func (e *Etcd) leaseFor(ctx context.Context, checker string, known clientv3.Leas
 		return 0, nil
 	}
 	ttl := int64((e.opts.VoteTTL + time.Second - 1) / time.Second)
-	resp, err := e.cli.Grant(rctx, ttl)
+	resp, err := e.client().Grant(rctx, ttl)
 	if err != nil {
 		return 0, e.mapErr(ctx, err, 0)
 	}
@@ -619,17 +714,58 @@ func (e *Etcd) probe(ctx context.Context) {
 		}
 		timeout := min(e.opts.RequestTimeout, 2*time.Second)
 		pctx, cancel := context.WithTimeout(ctx, timeout)
-		_, err := e.cli.Get(pctx, e.prefix+etcdRevisionKey)
+		_, err := e.client().Get(pctx, e.prefix+etcdRevisionKey)
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
-			e.setStatus(false, "etcd unreachable: "+err.Error())
+			e.setStatus(false, "etcd unreachable: "+e.explain(err))
 			continue
 		}
 		if e.synced.Load() {
 			e.setStatus(true, "")
 		}
 	}
+}
+
+// probeEndpoint connects to an etcd client URL directly, with the TLS
+// configuration for https, and returns what went wrong, or "".
+func probeEndpoint(endpoint string, tlsCfg *tls.Config) string {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return endpoint + ": " + err.Error()
+	}
+	conn, err := net.DialTimeout("tcp", u.Host, time.Second)
+	if err != nil {
+		return endpoint + ": " + err.Error()
+	}
+	defer conn.Close()
+	if u.Scheme != "https" {
+		return ""
+	}
+	cfg := &tls.Config{NextProtos: []string{"h2"}}
+	if tlsCfg != nil {
+		cfg = tlsCfg.Clone()
+		cfg.NextProtos = []string{"h2"}
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = u.Hostname()
+	}
+	tc := tls.Client(conn, cfg)
+	_ = tc.SetDeadline(time.Now().Add(time.Second))
+	if err := tc.Handshake(); err != nil {
+		return endpoint + ": " + err.Error()
+	}
+	// TLS 1.3 servers refuse a client certificate after the handshake:
+	// the refusal arrives as the first thing read.
+	if _, err := tc.Read(make([]byte, 1)); err != nil && !isTimeout(err) && !errors.Is(err, io.EOF) {
+		return endpoint + ": " + err.Error()
+	}
+	return ""
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

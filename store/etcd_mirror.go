@@ -208,7 +208,7 @@ func (e *Etcd) fullSync(ctx context.Context) error {
 			opts = append(opts, clientv3.WithRev(rev))
 		}
 		rctx, cancel := context.WithTimeout(ctx, e.opts.RequestTimeout)
-		resp, err := e.cli.Get(rctx, from, opts...)
+		resp, err := e.client().Get(rctx, from, opts...)
 		cancel()
 		if err != nil {
 			return err
@@ -265,7 +265,7 @@ func (e *Etcd) follow(ctx context.Context, synced bool) {
 		}
 		backoff = 100 * time.Millisecond
 		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-		wch := e.cli.Watch(wctx, e.prefix, clientv3.WithPrefix(), clientv3.WithRev(e.applied.Load()+1))
+		wch := e.client().Watch(wctx, e.prefix, clientv3.WithPrefix(), clientv3.WithRev(e.applied.Load()+1))
 		for resp := range wch {
 			if resp.CompactRevision != 0 || errors.Is(resp.Err(), rpctypes.ErrCompacted) {
 				e.log.Info("etcd compacted the revisions the local copy needs; reading the state again", "compacted", resp.CompactRevision)

@@ -37,6 +37,7 @@ func clusterOutage(t *testing.T) time.Duration {
 // clusterNode is one Meridian node of a test cluster.
 type clusterNode struct {
 	name, cfg string
+	env       []string
 	p         *proc
 }
 
@@ -60,26 +61,37 @@ func clusterState(t *testing.T) string {
 // it.
 func newClusterNode(t *testing.T, name string, endpoints []string, extra string) *clusterNode {
 	t.Helper()
+	return newClusterNodeEnv(t, name, endpoints, extra, "")
+}
+
+// newClusterNodeEnv is newClusterNode with storeExtra added to the store
+// section and env to the process's environment. A checker line in extra
+// overrides the default (no embedded checker).
+func newClusterNodeEnv(t *testing.T, name string, endpoints []string, extra, storeExtra string, env ...string) *clusterNode {
+	t.Helper()
 	dir := t.TempDir()
 	eps, _ := json.Marshal(endpoints)
-	n := &clusterNode{name: name, cfg: filepath.Join(dir, "node.yaml")}
+	n := &clusterNode{name: name, cfg: filepath.Join(dir, "node.yaml"), env: env}
+	checker := "checker: {embedded: false}\n"
+	if strings.Contains(extra, "checker:") {
+		checker = ""
+	}
 	writeFile(t, n.cfg, fmt.Sprintf(`data_dir: %s
 node: {name: %s, region: eu}
-checker: {embedded: false}
-store:
+%sstore:
   backend: etcd
   endpoints: %s
   dial_timeout: 1s
   request_timeout: 2s
   vote_ttl: 3s
-%s`, filepath.Join(dir, "data"), name, eps, extra))
+%s%s`, filepath.Join(dir, "data"), name, checker, eps, storeExtra, extra))
 	n.start(t)
 	return n
 }
 
 func (n *clusterNode) start(t *testing.T) {
 	t.Helper()
-	p, err := tryStartServeIn(t, []string{"MERIDIAN_ADMIN_TOKEN=" + testAdminToken}, "--config", n.cfg)
+	p, err := tryStartServeIn(t, append([]string{"MERIDIAN_ADMIN_TOKEN=" + testAdminToken}, n.env...), "--config", n.cfg)
 	if err != nil {
 		t.Fatalf("node %s: %v", n.name, err)
 	}

@@ -17,8 +17,17 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 )
+
+// Options change how Start runs the members.
+type Options struct {
+	// ClientTLS, when set, makes the members serve clients over TLS
+	// (https:// client URLs) with these files; ClientCertAuth in it
+	// requires client certificates from its TrustedCAFile.
+	ClientTLS *transport.TLSInfo
+}
 
 // MaxTxnOps is the operations limit per transaction the test servers run
 // with: the value deploy/ recommends (etcd's default is 128), so that a
@@ -37,10 +46,11 @@ type Cluster struct {
 // Member is one etcd server of a Cluster.
 type Member struct {
 	Name    string
-	Client  string // http://127.0.0.1:port, the client URL
+	Client  string // http(s)://127.0.0.1:port, the client URL
 	peer    string
 	dir     string
 	initial string // the initial-cluster string
+	tls     *transport.TLSInfo
 
 	mu sync.Mutex
 	e  *embed.Etcd
@@ -50,15 +60,26 @@ type Member struct {
 // members are stopped when the test ends.
 func Start(t testing.TB, n int) *Cluster {
 	t.Helper()
+	return StartWith(t, n, Options{})
+}
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, n int, opts Options) *Cluster {
+	t.Helper()
 	c := &Cluster{t: t}
+	scheme := "http"
+	if opts.ClientTLS != nil {
+		scheme = "https"
+	}
 	ports := freePorts(t, 2*n)
 	var initial []string
 	for i := range n {
 		m := &Member{
 			Name:   fmt.Sprintf("etcd%d", i),
-			Client: fmt.Sprintf("http://127.0.0.1:%d", ports[2*i]),
+			Client: fmt.Sprintf("%s://127.0.0.1:%d", scheme, ports[2*i]),
 			peer:   fmt.Sprintf("http://127.0.0.1:%d", ports[2*i+1]),
 			dir:    filepath.Join(t.TempDir(), fmt.Sprintf("etcd%d", i)),
+			tls:    opts.ClientTLS,
 		}
 		c.members = append(c.members, m)
 		initial = append(initial, m.Name+"="+m.peer)
@@ -165,6 +186,9 @@ func (m *Member) start() error {
 	cfg.InitialCluster = m.initial
 	cfg.InitialClusterToken = "meridian-test"
 	cfg.ClusterState = embed.ClusterStateFlagNew // ignored once the data directory exists
+	if m.tls != nil {
+		cfg.ClientTLSInfo = *m.tls
+	}
 	cfg.MaxTxnOps = MaxTxnOps
 	cfg.Logger = "zap"
 	cfg.LogLevel = "error"

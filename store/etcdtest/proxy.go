@@ -28,7 +28,7 @@ func NewProxy(t testing.TB, to string) *Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{addr: ln.Addr().String(), to: strings.TrimPrefix(to, "http://"), conns: map[net.Conn]bool{}}
+	p := &Proxy{addr: ln.Addr().String(), to: strings.TrimPrefix(strings.TrimPrefix(to, "http://"), "https://"), conns: map[net.Conn]bool{}}
 	p.serve(ln)
 	t.Cleanup(p.Cut)
 	return p
