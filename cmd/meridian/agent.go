@@ -49,7 +49,11 @@ func newCheckerCmd() *cobra.Command {
 checker role), probe every endpoint, and report votes in batches. The agent
 notices check-list changes within one interval, keeps probing while the API
 is unreachable (the next report carries the current votes), and exits when
-the server rejects its token.`,
+the server rejects its token.
+
+--server may list several servers, comma-separated: the nodes of a
+cluster. The agent talks to one at a time and moves to the next when it
+does not answer or refuses writes (503: a node cut off from etcd).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" {
@@ -66,7 +70,7 @@ the server rejects its token.`,
 			if err := me.Validate(); err != nil {
 				return usageErrorf("--name/--location: %v", err)
 			}
-			c, err := af.client(cmd)
+			cs, err := af.clients(cmd)
 			if err != nil {
 				return err
 			}
@@ -77,7 +81,7 @@ the server rejects its token.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			return runAgent(ctx, c, me, newLogger(lcfg))
+			return runAgent(ctx, cs, me, newLogger(lcfg))
 		},
 	}
 	af.register(cmd)
@@ -110,7 +114,8 @@ func parseLocation(s string) (*model.Location, error) {
 
 // agent is a running checker agent.
 type agent struct {
-	c      *client.Client
+	cs     []*client.Client // the servers, tried in turn from cur
+	cur    int              // under mu
 	me     model.Checker
 	log    *slog.Logger
 	runner *checker.Runner
@@ -121,17 +126,21 @@ type agent struct {
 	stopping    bool // the token was rejected
 }
 
-func runAgent(parent context.Context, c *client.Client, me model.Checker, log *slog.Logger) error {
+func runAgent(parent context.Context, cs []*client.Client, me model.Checker, log *slog.Logger) error {
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
-	a := &agent{c: c, me: me, log: log.With("checker", me.Name), cancel: cancel}
+	a := &agent{cs: cs, me: me, log: log.With("checker", me.Name), cancel: cancel}
 	a.runner = checker.NewRunner(checker.RunnerConfig{Checker: me, Report: func(rep model.Report) { a.report(ctx, rep) }})
 	runnerDone := make(chan struct{})
 	go func() {
 		a.runner.Run(ctx)
 		close(runnerDone)
 	}()
-	a.log.Info("checker agent started", "server", c.Server(), "region", me.Region)
+	servers := make([]string, len(cs))
+	for i, c := range cs {
+		servers[i] = c.Server()
+	}
+	a.log.Info("checker agent started", "server", strings.Join(servers, ","), "region", me.Region)
 	a.poll(ctx)
 	<-runnerDone
 	if err := context.Cause(ctx); errors.Is(err, errTokenRejected) {
@@ -154,13 +163,19 @@ func (a *agent) poll(ctx context.Context) {
 			return
 		case <-time.After(wait):
 		}
-		jobs, tag, notModified, err := a.c.Checks(ctx, etag)
+		var jobs []model.Job
+		var tag string
+		var notModified bool
+		err := a.do(ctx, func(c *client.Client) error {
+			var err error
+			jobs, tag, notModified, err = c.Checks(ctx, etag)
+			return err
+		})
 		if err != nil {
 			if ctx.Err() != nil || a.rejected(err) {
 				return
 			}
-			var ne *client.NetworkError
-			if errors.As(err, &ne) {
+			if unreachable(err) {
 				a.network(err)
 			} else {
 				a.log.Error("fetching the check list refused; retrying", "err", err)
@@ -195,7 +210,7 @@ func pollInterval(jobs []model.Job) time.Duration {
 // once per outage: probing goes on, and the next report carries the
 // current votes.
 func (a *agent) report(ctx context.Context, rep model.Report) {
-	err := a.c.Report(ctx, rep)
+	err := a.do(ctx, func(c *client.Client) error { return c.Report(ctx, rep) })
 	if err == nil {
 		a.network(nil)
 		return
@@ -203,12 +218,46 @@ func (a *agent) report(ctx context.Context, rep model.Report) {
 	if ctx.Err() != nil || a.rejected(err) {
 		return
 	}
-	var ne *client.NetworkError
-	if errors.As(err, &ne) {
+	if unreachable(err) {
 		a.network(err)
 		return
 	}
 	a.log.Error("report refused", "err", err)
+}
+
+// do calls fn with the current server and, when that server does not
+// answer or refuses writes for now (503), with each other server in
+// turn; the first that works becomes the current one. It returns the
+// last error when none works.
+func (a *agent) do(ctx context.Context, fn func(*client.Client) error) error {
+	a.mu.Lock()
+	start := a.cur
+	a.mu.Unlock()
+	var err error
+	for i := range a.cs {
+		idx := (start + i) % len(a.cs)
+		if err = fn(a.cs[idx]); err == nil {
+			if idx != start {
+				a.mu.Lock()
+				a.cur = idx
+				a.mu.Unlock()
+				a.log.Info("reporting to another server", "server", a.cs[idx].Server(), "instead_of", a.cs[start].Server())
+			}
+			return nil
+		}
+		if ctx.Err() != nil || !unreachable(err) {
+			return err
+		}
+	}
+	return err
+}
+
+// unreachable reports whether err means the server cannot take the
+// request now: no answer, or a 503 (a cluster node cut off from etcd
+// refuses writes).
+func unreachable(err error) bool {
+	var ne *client.NetworkError
+	return errors.As(err, &ne) || client.IsStatus(err, http.StatusServiceUnavailable)
 }
 
 // rejected ends the agent when err is the server refusing the token.
@@ -234,7 +283,7 @@ func (a *agent) network(err error) {
 	switch {
 	case err != nil && !a.unreachable:
 		a.unreachable = true
-		a.log.Warn("API unreachable; probing goes on and votes are reported when it answers again", "err", err)
+		a.log.Warn("API unreachable or refusing writes; probing goes on and votes are reported when it answers again", "err", err)
 	case err == nil && a.unreachable:
 		a.unreachable = false
 		a.log.Info("API reachable again; reporting")

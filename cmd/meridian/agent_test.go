@@ -331,7 +331,7 @@ func TestCheckerAgentSurvivesAPIOutage(t *testing.T) {
 	addr := s.http
 	s.stop(t)
 	down := time.Now()
-	e := a.waitLog(t, "API unreachable; probing goes on and votes are reported when it answers again", 0, 10*time.Second)
+	e := a.waitLog(t, "API unreachable or refusing writes; probing goes on and votes are reported when it answers again", 0, 10*time.Second)
 	if !strings.Contains(fmt.Sprint(e["err"]), "cannot reach the server at "+s.url()) {
 		t.Errorf("the unreachable log's error: %v", e["err"])
 	}
@@ -357,7 +357,7 @@ func TestCheckerAgentSurvivesAPIOutage(t *testing.T) {
 	if a.exited() || a.cmd.Process.Pid != pid || len(a.entries("checker agent started")) != 1 {
 		t.Errorf("the agent restarted or exited during the outage:\n%s", a.Logs())
 	}
-	if n := len(a.entries("API unreachable; probing goes on and votes are reported when it answers again")); n != 1 {
+	if n := len(a.entries("API unreachable or refusing writes; probing goes on and votes are reported when it answers again")); n != 1 {
 		t.Errorf("the outage was logged %d times, want once", n)
 	}
 	a.stop(t)

@@ -75,7 +75,26 @@ func flagOrEnv(cmd *cobra.Command, flag, value, env string) string {
 
 // client makes the API client from the flags and the environment.
 func (f *apiFlags) client(cmd *cobra.Command) (*client.Client, error) {
-	server := flagOrEnv(cmd, "server", f.server, envServer)
+	return f.clientFor(cmd, flagOrEnv(cmd, "server", f.server, envServer))
+}
+
+// clients makes one API client per server of a comma-separated --server
+// (or MERIDIAN_SERVER): the nodes of a cluster, for the checker agent.
+func (f *apiFlags) clients(cmd *cobra.Command) ([]*client.Client, error) {
+	var out []*client.Client
+	for s := range strings.SplitSeq(flagOrEnv(cmd, "server", f.server, envServer), ",") {
+		c, err := f.clientFor(cmd, strings.TrimSpace(s))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// clientFor makes the API client of one server from the flags and the
+// environment.
+func (f *apiFlags) clientFor(cmd *cobra.Command, server string) (*client.Client, error) {
 	token := strings.TrimSpace(flagOrEnv(cmd, "token", f.token, envToken))
 	if token == "" {
 		return nil, usageErrorf("no API token: give --token or set %s (the server logs an admin token at its first start, or accepts MERIDIAN_ADMIN_TOKEN)", envToken)

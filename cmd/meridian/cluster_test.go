@@ -453,3 +453,42 @@ func TestClusterCheckerLease(t *testing.T) {
 	}
 	_ = c1
 }
+
+// TestClusterAgentFailsOver: an agent given both nodes reports to the
+// first; when that node is cut off from etcd (and refuses writes with
+// 503), and then killed, the agent reports to the other, and its vote
+// stays fresh and in etcd throughout.
+func TestClusterAgentFailsOver(t *testing.T) {
+	t.Parallel()
+	c := etcdtest.Start(t, 1)
+	primary, secondary := newBackend(t, nil), newBackend(t, nil)
+	check := "{type: http, path: /healthz, interval: 1s, timeout: 500ms, rise: 1, fall: 1}"
+	state := twoDCState(t, check, primary.addr, secondary.addr)
+	proxy := etcdtest.NewProxy(t, c.Endpoints()[0])
+	a := newClusterNode(t, "node-a", []string{proxy.URL()}, "state: "+state+"\n")
+	b := newClusterNode(t, "node-b", c.Endpoints(), "")
+	token := createToken(t, a.url(), "c1", "checker")
+	agent := startCheckerAgent(t, a.url()+","+b.url(), token, "c1", "--region", "eu")
+	up := func(v verdictView) bool { return v.Health == "up" && v.voteOf("c1") == "up" }
+	waitAlpha(t, b.p, up, 20*time.Second)
+
+	proxy.Cut()
+	a.waitStatus(t, "degraded", 15*time.Second)
+	e := agent.waitLog(t, "reporting to another server", 0, 10*time.Second)
+	if e["server"] != b.url() {
+		t.Fatalf("the agent moved to %v, want node B %s", e["server"], b.url())
+	}
+	// Past the vote lease (3 s) and the freshness window (3 intervals):
+	// the vote is still there and counted, renewed through node B.
+	time.Sleep(5 * time.Second)
+	if got := etcdVotes(t, c.Endpoints()); !slices.Equal(got, []string{"c1"}) {
+		t.Fatalf("votes in etcd %v after the agent's node was cut off, want c1's", got)
+	}
+	waitAlpha(t, b.p, up, time.Second)
+	a.kill(t)
+	time.Sleep(5 * time.Second)
+	waitAlpha(t, b.p, up, time.Second)
+	if agent.exited() {
+		t.Fatalf("the agent exited:\n%s", agent.Logs())
+	}
+}
