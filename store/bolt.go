@@ -124,6 +124,11 @@ func (b *Bolt) Update(ctx context.Context, fn func(Tx) error) (int64, error) {
 	if err := btx.Bucket(metaBucket).Put(keyRevision, encodeUint(uint64(cur+1))); err != nil {
 		return 0, fmt.Errorf("store: writing revision: %w", err)
 	}
+	for kind := range tx.kinds {
+		if err := btx.Bucket(metaBucket).Put([]byte(kindRevPrefix+string(kind)), encodeUint(uint64(cur+1))); err != nil {
+			return 0, fmt.Errorf("store: writing revision of %s: %w", kind, err)
+		}
+	}
 	done = true
 	if err := btx.Commit(); err != nil {
 		return 0, fmt.Errorf("store: commit: %w", b.mapErr(err))

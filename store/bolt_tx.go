@@ -21,6 +21,29 @@ type boltTx struct {
 	rev      int64
 	writable bool
 	wrote    bool
+	kinds    map[model.Kind]bool // written in this transaction
+}
+
+var _ KindRevisioner = (*boltTx)(nil)
+
+func (t *boltTx) touch(kind model.Kind) {
+	t.wrote = true
+	if t.kinds == nil {
+		t.kinds = map[model.Kind]bool{}
+	}
+	t.kinds[kind] = true
+}
+
+// KindRevision reads kind's revision from the meta bucket.
+func (t *boltTx) KindRevision(kind model.Kind) (int64, bool) {
+	if t.kinds[kind] {
+		return 0, false
+	}
+	v, err := decodeUint(t.tx.Bucket(metaBucket).Get([]byte(kindRevPrefix + string(kind))))
+	if err != nil {
+		return 0, false
+	}
+	return int64(v), true
 }
 
 var _ Sequencer = (*boltTx)(nil)
@@ -87,7 +110,7 @@ func (t *boltTx) Put(kind model.Kind, name string, value []byte) error {
 	if err := bk.Put([]byte(name), bytes.Clone(value)); err != nil {
 		return fmt.Errorf("store: %s %q: %w", kind, name, err)
 	}
-	t.wrote = true
+	t.touch(kind)
 	return nil
 }
 
@@ -105,7 +128,7 @@ func (t *boltTx) Delete(kind model.Kind, name string) error {
 	if err := bk.Delete([]byte(name)); err != nil {
 		return fmt.Errorf("store: %s %q: %w", kind, name, err)
 	}
-	t.wrote = true
+	t.touch(kind)
 	return nil
 }
 

@@ -414,11 +414,12 @@ func (e *Etcd) Close() error {
 // Keys under the prefix. Objects are KIND/NAME; the rest lives under
 // meta/. Numbers are decimal, so etcdctl shows them as they are.
 const (
-	etcdMeta        = "meta/"
-	etcdRevisionKey = etcdMeta + "revision"
-	etcdSchemaKey   = etcdMeta + "schema"
-	etcdSeqPrefix   = etcdMeta + "seq/"   // + kind
-	etcdLeasePrefix = etcdMeta + "lease/" // + checker: its votes' lease ID
+	etcdMeta          = "meta/"
+	etcdRevisionKey   = etcdMeta + "revision"
+	etcdSchemaKey     = etcdMeta + "schema"
+	etcdSeqPrefix     = etcdMeta + "seq/"        // + kind
+	etcdLeasePrefix   = etcdMeta + "lease/"      // + checker: its votes' lease ID
+	etcdKindRevPrefix = etcdMeta + kindRevPrefix // + kind: the last commit that wrote it
 )
 
 func (e *Etcd) key(kind model.Kind, name string) string {
@@ -515,6 +516,9 @@ func (e *Etcd) commit(ctx context.Context, tx *etcdTx) (int64, error) {
 		default:
 			ops = append(ops, clientv3.OpPut(k, string(w.value)))
 		}
+	}
+	for kind := range tx.kinds() {
+		ops = append(ops, clientv3.OpPut(e.prefix+etcdKindRevPrefix+string(kind), strconv.FormatInt(cur+1, 10)))
 	}
 	for kind, n := range tx.seqs {
 		ops = append(ops, clientv3.OpPut(e.prefix+etcdSeqPrefix+string(kind), strconv.FormatInt(n, 10)))

@@ -74,7 +74,7 @@ func (b *Bolt) mirrorReplace(prefix string, kvs []*mvccpb.KeyValue, rev int64, p
 		m := btx.Bucket(metaBucket)
 		var metaKeys [][]byte
 		_ = m.ForEach(func(k, _ []byte) error {
-			if s := string(k); strings.HasPrefix(s, seqPrefix) || strings.HasPrefix(s, mirrorLeasePrefix) {
+			if s := string(k); strings.HasPrefix(s, seqPrefix) || strings.HasPrefix(s, mirrorLeasePrefix) || strings.HasPrefix(s, kindRevPrefix) {
 				metaKeys = append(metaKeys, append([]byte(nil), k...))
 			}
 			return nil
@@ -150,7 +150,7 @@ func mirrorPut(btx *bolt.Tx, place func(string) (string, string, bool), key stri
 	if bk == nil {
 		return nil // a kind of a newer Meridian: nothing here reads it
 	}
-	if bucket == string(metaBucket) && (name == string(keyRevision) || strings.HasPrefix(name, seqPrefix)) && !del {
+	if bucket == string(metaBucket) && (name == string(keyRevision) || strings.HasPrefix(name, seqPrefix) || strings.HasPrefix(name, kindRevPrefix)) && !del {
 		n, err := strconv.ParseUint(string(value), 10, 64)
 		if err != nil {
 			return fmt.Errorf("etcd key %s: %q is not a number", key, value)
@@ -183,7 +183,7 @@ func (e *Etcd) place(key string) (string, string, bool) {
 		switch {
 		case meta == "revision":
 			return string(metaBucket), string(keyRevision), true
-		case strings.HasPrefix(meta, "seq/"), strings.HasPrefix(meta, "lease/"):
+		case strings.HasPrefix(meta, "seq/"), strings.HasPrefix(meta, "lease/"), strings.HasPrefix(meta, kindRevPrefix):
 			return string(metaBucket), meta, true // the same names as in Bolt's meta
 		}
 		return "", "", false // schema: checked by fullSync

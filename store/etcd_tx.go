@@ -37,7 +37,29 @@ type etcdWrite struct {
 	del   bool
 }
 
-var _ Sequencer = (*etcdTx)(nil)
+var (
+	_ Sequencer      = (*etcdTx)(nil)
+	_ KindRevisioner = (*etcdTx)(nil)
+)
+
+// KindRevision is the mirror's, unless this transaction wrote the kind.
+func (t *etcdTx) KindRevision(kind model.Kind) (int64, bool) {
+	for k := range t.writes {
+		if k.kind == kind {
+			return 0, false
+		}
+	}
+	return t.base.KindRevision(kind)
+}
+
+// kinds returns the kinds the transaction writes.
+func (t *etcdTx) kinds() map[model.Kind]bool {
+	out := map[model.Kind]bool{}
+	for k := range t.writes {
+		out[k.kind] = true
+	}
+	return out
+}
 
 func (t *etcdTx) Revision() int64 { return t.rev }
 

@@ -100,6 +100,8 @@ type Engine struct {
 	jobErrsMu sync.Mutex
 	jobErrs   string // the check list's errors last logged
 
+	jobCache jobCache
+
 	// delivered, when set (by tests), is called after each delivery
 	// finishes: delivered or finally failed.
 	delivered func(hook string, ok bool, attempts int)
@@ -219,16 +221,16 @@ func (e *Engine) logJobErrors(errs []error) {
 // service with a check, in service and endpoint order. Endpoints that
 // cannot be probed (a tcp check without a port) are left out and logged.
 func (e *Engine) Jobs(ctx context.Context) ([]model.Job, error) {
-	var services []model.Service
+	var jobs []model.Job
+	var errs []error
 	err := e.st.View(ctx, func(tx store.Tx) error {
 		var err error
-		services, err = store.List[model.Service](tx)
+		jobs, errs, err = e.jobsIn(tx)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	jobs, errs := jobsOf(services)
 	e.logJobErrors(errs)
 	if jobs == nil {
 		jobs = []model.Job{}

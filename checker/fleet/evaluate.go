@@ -46,11 +46,11 @@ type inputs struct {
 func (e *Engine) read(ctx context.Context) (*inputs, error) {
 	in := &inputs{checkers: map[string]model.Checker{}, votes: map[string][]model.Vote{}, verdicts: map[string]model.Verdict{}}
 	err := e.st.View(ctx, func(tx store.Tx) error {
-		services, err := store.List[model.Service](tx)
+		jobs, _, err := e.jobsIn(tx)
 		if err != nil {
 			return err
 		}
-		in.jobs, _ = jobsOf(services)
+		in.jobs = jobs
 		isJob := make(map[string]bool, len(in.jobs))
 		for _, j := range in.jobs {
 			isJob[j.JobKey()] = true

@@ -1,9 +1,11 @@
 package fleet
 
 import (
+	"sync"
 	"time"
 
 	"github.com/meridian-gslb/meridian/checker"
+	"github.com/meridian-gslb/meridian/store"
 	"github.com/meridian-gslb/meridian/store/model"
 )
 
@@ -24,4 +26,48 @@ func maxAge(j model.Job) time.Duration {
 		iv = checker.DefaultInterval
 	}
 	return ExpiryIntervals * iv
+}
+
+// jobCache keeps the check list of the services as of one revision of
+// the service kind (store.KindRevision), so that the engine's passes (four
+// a second), each report and each agent's poll do not decode every
+// service again when none changed: with 100,000 services that cost a
+// whole core.
+type jobCache struct {
+	mu    sync.Mutex
+	valid bool
+	kind  int64 // the services' kind revision
+	atRev int64 // the store revision it was read at
+	jobs  []model.Job
+	errs  []error
+}
+
+// jobsIn returns the check list of the services in tx, shared and not to
+// be modified: from the cache when the services were not written since
+// it was filled, else decoded and cached.
+func (e *Engine) jobsIn(tx store.Tx) ([]model.Job, []error, error) {
+	kind, known := store.KindRevision(tx, model.KindService)
+	c := &e.jobCache
+	if known {
+		c.mu.Lock()
+		// A store revision below the cache's is another store's history
+		// (an etcd prefix rebuilt from scratch): read again.
+		if c.valid && c.kind == kind && tx.Revision() >= c.atRev {
+			jobs, errs := c.jobs, c.errs
+			c.mu.Unlock()
+			return jobs, errs, nil
+		}
+		c.mu.Unlock()
+	}
+	services, err := store.List[model.Service](tx)
+	if err != nil {
+		return nil, nil, err
+	}
+	jobs, errs := jobsOf(services)
+	if known {
+		c.mu.Lock()
+		c.valid, c.kind, c.atRev, c.jobs, c.errs = true, kind, tx.Revision(), jobs, errs
+		c.mu.Unlock()
+	}
+	return jobs, errs, nil
 }

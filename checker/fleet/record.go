@@ -98,11 +98,10 @@ func (e *Engine) Record(ctx context.Context, rep model.Report) error {
 	now := e.now().UTC()
 	name := rep.Checker.Name
 	_, err = e.st.Update(ctx, func(tx store.Tx) error {
-		services, err := store.List[model.Service](tx)
+		jobs, _, err := e.jobsIn(tx)
 		if err != nil {
 			return err
 		}
-		jobs, _ := jobsOf(services)
 		isJob := make(map[string]bool, len(jobs))
 		for _, j := range jobs {
 			isJob[j.JobKey()] = true

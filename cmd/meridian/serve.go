@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -181,6 +182,26 @@ func applyStateFile(ctx context.Context, st store.Store, path string, log *slog.
 type snapshotInputs struct {
 	newest int64
 	count  int
+	// kinds is the highest store.KindRevision of the kinds read, 0 when
+	// the store does not tell: while it stays, nothing is read at all.
+	kinds int64
+}
+
+// snapshotKinds are the kinds a DNS snapshot is built from.
+var snapshotKinds = append(slices.Clone(model.StateKinds), model.KindOverride, model.KindVerdict)
+
+// kindsRevision is the highest kind revision of snapshotKinds in tx, or 0
+// when the store cannot tell.
+func kindsRevision(tx store.Tx) int64 {
+	var top int64
+	for _, k := range snapshotKinds {
+		rev, ok := store.KindRevision(tx, k)
+		if !ok {
+			return 0
+		}
+		top = max(top, rev)
+	}
+	return top
 }
 
 // buildSnapshot reads the desired state, the operators' overrides and the
@@ -191,8 +212,17 @@ func buildSnapshot(ctx context.Context, st store.Store, opts dnsserver.BuildOpti
 	var state *model.State
 	var rev int64
 	var in snapshotInputs
+	unchanged := false
 	err := st.View(ctx, func(tx store.Tx) error {
 		rev = tx.Revision()
+		in.kinds = kindsRevision(tx)
+		if len(skip) > 0 && in.kinds > 0 && in.kinds == skip[0].kinds {
+			// Nothing the answers depend on was written since: with
+			// 100,000 services, not decoding them saves half a second
+			// of CPU on every vote.
+			unchanged = true
+			return nil
+		}
 		var err error
 		if state, err = store.ReadState(tx); err != nil {
 			return err
@@ -205,6 +235,9 @@ func buildSnapshot(ctx context.Context, st store.Store, opts dnsserver.BuildOpti
 	})
 	if err != nil {
 		return nil, in, err
+	}
+	if unchanged {
+		return nil, skip[0], nil
 	}
 	see := func(m *model.Meta) {
 		in.newest = max(in.newest, m.Revision)
@@ -219,7 +252,7 @@ func buildSnapshot(ctx context.Context, st store.Store, opts dnsserver.BuildOpti
 	for i := range opts.Verdicts {
 		see(&opts.Verdicts[i].Meta)
 	}
-	if len(skip) > 0 && skip[0] == in {
+	if len(skip) > 0 && skip[0].newest == in.newest && skip[0].count == in.count {
 		return nil, in, nil
 	}
 	snap, err := dnsserver.Build(state, rev, opts)
@@ -277,7 +310,8 @@ func (f *follower) run(ctx context.Context, changes <-chan int64) {
 		start := time.Now()
 		snap, inputs, err := buildSnapshot(ctx, f.st, f.opts, f.inputs)
 		if err == nil && snap == nil {
-			continue // nothing the answers depend on changed
+			f.inputs = inputs // nothing the answers depend on changed
+			continue
 		}
 		if f.metrics != nil && ctx.Err() == nil {
 			f.metrics.ObserveBuild(time.Since(start), snap, err)

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Close", testClose},
 		{"WatchersRaceClose", testWatchersRaceClose},
 		{"ConcurrentUpdates", testConcurrentUpdates},
+		{"KindRevision", testKindRevision},
 		{"Events", testEvents},
 		{"EventsFailedUpdate", testEventsFailedUpdate},
 		{"EventsPrune", testEventsPrune},
@@ -332,5 +333,58 @@ func testCancelledContext(t *testing.T, s store.Store) {
 	}
 	if called || revision(t, s) != 0 {
 		t.Fatalf("fn called (%v) or store written (revision %d) with a cancelled context", called, revision(t, s))
+	}
+}
+
+// testKindRevision: a kind's revision is that of the last commit that
+// wrote it; other kinds', failed Updates and reads leave it; an Update
+// that wrote the kind cannot tell it. Backends that do not record kind
+// revisions skip the case.
+func testKindRevision(t *testing.T, s store.Store) {
+	kindRev := func(kind model.Kind) int64 {
+		t.Helper()
+		var rev int64
+		var ok bool
+		err := s.View(t.Context(), func(tx store.Tx) error {
+			rev, ok = store.KindRevision(tx, kind)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			t.Skip("the backend records no kind revisions")
+		}
+		return rev
+	}
+	if r := kindRev(model.KindRegion); r != 0 {
+		t.Fatalf("empty store: region at %d, want 0", r)
+	}
+	r1 := put(t, s, sample(model.KindRegion, 0))
+	r2 := put(t, s, sample(model.KindZone, 0))
+	if got := kindRev(model.KindRegion); got != r1 {
+		t.Fatalf("region at %d, want %d (its write)", got, r1)
+	}
+	if got := kindRev(model.KindZone); got != r2 {
+		t.Fatalf("zone at %d, want %d", got, r2)
+	}
+	r3 := update(t, s, func(tx store.Tx) error { return tx.Delete(model.KindRegion, "r00") })
+	if got := kindRev(model.KindRegion); got != r3 {
+		t.Fatalf("region at %d after a delete at %d", got, r3)
+	}
+	_, _ = s.Update(t.Context(), func(tx store.Tx) error {
+		if err := store.Put(tx, sample(model.KindZone, 1), 0); err != nil {
+			return err
+		}
+		if _, ok := store.KindRevision(tx, model.KindZone); ok {
+			t.Error("an Update that wrote zones tells their revision")
+		}
+		if rev, ok := store.KindRevision(tx, model.KindRegion); !ok || rev != r3 {
+			t.Errorf("in an Update: region at %d (%v), want %d", rev, ok, r3)
+		}
+		return errBoom
+	})
+	if got := kindRev(model.KindZone); got != r2 {
+		t.Fatalf("zone at %d after a failed Update, want %d", got, r2)
 	}
 }
