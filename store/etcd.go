@@ -462,8 +462,15 @@ func (e *Etcd) Update(ctx context.Context, fn func(Tx) error) (int64, error) {
 			return 0, fmt.Errorf("store: etcd: %d commits in a row lost to other writers: %w", attempt, ErrConflict)
 		}
 		// Another writer was first: follow the mirror up to its commit
-		// and run fn again on the new state.
-		e.waitApplied(ctx, waitFor)
+		// and run fn again on the new state. A mirror that does not get
+		// there (its watch is stuck) would make every retry fail alike.
+		if !e.waitApplied(ctx, waitFor) {
+			if err := ctx.Err(); err != nil {
+				return 0, err
+			}
+			return 0, fmt.Errorf("%w: the local copy does not follow etcd (at etcd revision %d, another writer committed %d)",
+				ErrUnavailable, e.applied.Load(), waitFor)
+		}
 	}
 }
 
@@ -670,9 +677,10 @@ func (e *Etcd) leaseFor(ctx context.Context, checker string, known clientv3.Leas
 }
 
 // waitApplied waits until the mirror reflects etcd revision rev, for at
-// most the request timeout: the commit happened either way, and a mirror
-// that lags (etcd just went away) catches up later.
-func (e *Etcd) waitApplied(ctx context.Context, rev int64) {
+// most the request timeout, and reports whether it got there. After this
+// node's own commit a lagging mirror (etcd just went away) is no error:
+// the commit happened, and the mirror catches up later.
+func (e *Etcd) waitApplied(ctx context.Context, rev int64) bool {
 	timer := time.NewTimer(e.opts.RequestTimeout)
 	defer timer.Stop()
 	for {
@@ -680,15 +688,15 @@ func (e *Etcd) waitApplied(ctx context.Context, rev int64) {
 		ch := e.appliedCh
 		e.appliedMu.Unlock()
 		if e.applied.Load() >= rev {
-			return
+			return true
 		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return
+			return false
 		case <-timer.C:
 			e.log.Warn("the local copy lags behind etcd", "want", rev, "have", e.applied.Load())
-			return
+			return false
 		}
 	}
 }

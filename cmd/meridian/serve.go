@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -132,6 +133,11 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	}
 
 	ready.Store(true)
+	// Start-up (a reconcile of the state file, the first read of the
+	// store, the first build) allocates several times the live heap: with
+	// 100,000 services, 2 GB at the peak for 160 MB kept. Hand the rest
+	// back to the system now rather than over the next minutes.
+	debug.FreeOSMemory()
 	log.Info("ready",
 		"zones", snap.Zones(),
 		"dns_udp", addrStrings(dns.UDPAddrs()),
