@@ -45,7 +45,7 @@ bench-dns:
 fuzz:
 	GO='$(GO)' FUZZTIME='$(FUZZTIME)' .ci/fuzz
 
-## soak: dnsperf at 30000 qps against the geo service for SOAKTIME (default 60s) while the state is re-applied every 100 ms and a backend flaps every second, then the same built with -race at 3000 qps; prints answered, lost, SERVFAIL, p99, goroutines and memory, fails on SERVFAIL, loss or growth (installs dnsperf; not part of make test)
+## soak: dnsperf at 30000 qps against the geo service for SOAKTIME (default 60s) while the state is re-applied every 100 ms and a backend flaps every second, then the same built with -race at 3000 qps, then on two nodes sharing an etcd (applies through one, dnsperf against the other); prints answered, lost, SERVFAIL, p99, goroutines and memory, fails on SERVFAIL, loss or growth (installs dnsperf; not part of make test)
 soak:
 	@command -v dnsperf >/dev/null 2>&1 || { \
 	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; echo "installing: dnsperf"; \

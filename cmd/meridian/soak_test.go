@@ -21,6 +21,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/meridian-gslb/meridian/store/etcdtest"
 	"github.com/meridian-gslb/meridian/store/model"
 )
 
@@ -38,7 +39,13 @@ import (
 //	SOAK_TIME      load per run, a Go duration (default 60s)
 //	SOAK_QPS       dnsperf's rate in the normal run (default 30000)
 //	SOAK_RACE_QPS  its rate in the -race run (default SOAK_QPS/10)
-//	SOAK_RUNS      the runs, comma-separated: normal, race (default both)
+//	SOAK_RUNS      the runs, comma-separated: normal, race, cluster (default
+//	               all three). cluster is the normal run on two nodes sharing
+//	               an etcd (embedded in the test): the state is applied
+//	               through node A and dnsperf queries node B, so every change
+//	               reaches the answers through etcd and B's copy of it.
+//	               The counters shown are node B's: a verdict change is
+//	               counted by the node whose engine recorded it.
 //
 // Choices, measured on a 2-core machine where dnsperf, the test and
 // Meridian share the cores (and other work came and went):
@@ -93,7 +100,7 @@ func TestSoak(t *testing.T) {
 	raceQPS := soakEnvInt(t, "SOAK_RACE_QPS", max(qps/10, 1))
 	runs := strings.Split(os.Getenv("SOAK_RUNS"), ",")
 	if os.Getenv("SOAK_RUNS") == "" {
-		runs = []string{"normal", "race"}
+		runs = []string{"normal", "race", "cluster"}
 	}
 	// Each run needs its load, about 30 s around it, and the race build.
 	if deadline, ok := t.Deadline(); ok {
@@ -104,11 +111,13 @@ func TestSoak(t *testing.T) {
 	for _, run := range runs {
 		switch run {
 		case "normal":
-			t.Run("normal", func(t *testing.T) { soak(t, meridianBin, false, dur, qps) })
+			t.Run("normal", func(t *testing.T) { soak(t, meridianBin, false, false, dur, qps) })
 		case "race":
-			t.Run("race", func(t *testing.T) { soak(t, soakBuildRace(t), true, dur, raceQPS) })
+			t.Run("race", func(t *testing.T) { soak(t, soakBuildRace(t), true, false, dur, raceQPS) })
+		case "cluster":
+			t.Run("cluster", func(t *testing.T) { soak(t, meridianBin, false, true, dur, qps) })
 		default:
-			t.Fatalf("SOAK_RUNS: unknown run %q (normal, race)", run)
+			t.Fatalf("SOAK_RUNS: unknown run %q (normal, race, cluster)", run)
 		}
 	}
 }
@@ -157,7 +166,7 @@ const (
 
 // soak is one run of bin at qps for dur; race says bin was built with
 // -race.
-func soak(t *testing.T, bin string, race bool, dur time.Duration, qps int) {
+func soak(t *testing.T, bin string, race, cluster bool, dur time.Duration, qps int) {
 	dir := t.TempDir()
 	ports := map[string]int{}
 	for len(ports) < 4 {
@@ -182,9 +191,31 @@ func soak(t *testing.T, bin string, race bool, dur time.Duration, qps int) {
 	conf := filepath.Join(dir, "meridian.yaml")
 	writeFile(t, conf, "data_dir: data\nstate: state.yaml\ngeoip:\n  city: "+city+"\n")
 	t.Setenv(adminTokenEnv, soakToken)
-	p := startServe(t, "--config", conf)
+	dbFile := filepath.Join(dir, "data", "meridian.db")
+	var p *proc
+	var base string // where the state is applied
+	if cluster {
+		// Node A takes the state file and the applies; node B, which
+		// dnsperf queries, learns every change from etcd.
+		c := etcdtest.Start(t, 1)
+		eps := strings.Join(c.Endpoints(), ", ")
+		node := func(name, extra string) string {
+			path := filepath.Join(dir, name+".yaml")
+			writeFile(t, path, fmt.Sprintf("data_dir: data-%s\nnode: {name: soak-%s}\ngeoip:\n  city: %s\nstore:\n  backend: etcd\n  endpoints: [%s]\n%s",
+				name, name, city, eps, extra))
+			return path
+		}
+		a := startServe(t, "--config", node("a", "state: state.yaml\n"))
+		defer a.stop(t)
+		base = "http://" + a.http
+		p = startServe(t, "--config", node("b", ""))
+		dbFile = filepath.Join(dir, "data-b", "etcd-mirror.db")
+	} else {
+		p = startServe(t, "--config", conf)
+		base = "http://" + p.http
+	}
 	pid := p.cmd.Process.Pid
-	base := "http://" + p.http
+	stats := "http://" + p.http // the queried node's metrics
 	soakWaitAllUp(t, p, 11, 30*time.Second)
 
 	// The geo service answers each continent from its own data center.
@@ -196,9 +227,9 @@ func soak(t *testing.T, bin string, race bool, dur time.Duration, qps int) {
 	queries := filepath.Join(dir, "queries.bin")
 	writeSoakQueries(t, queries)
 
-	before := soakSampleMin(t, base, pid, 3)
-	counters0 := soakCountersOf(t, base)
-	dbSize0 := soakFileSize(filepath.Join(dir, "data", "meridian.db"))
+	before := soakSampleMin(t, stats, pid, 3)
+	counters0 := soakCountersOf(t, stats)
+	dbSize0 := soakFileSize(dbFile)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -209,7 +240,7 @@ func soak(t *testing.T, bin string, race bool, dur time.Duration, qps int) {
 	wg.Add(3)
 	go func() { defer wg.Done(); applies = soakApplyLoop(ctx, base, apiClient, state) }()
 	go func() { defer wg.Done(); flaps = soakFlapLoop(ctx, addr("control")) }()
-	go func() { defer wg.Done(); samples = soakSampleLoop(ctx, base, pid) }()
+	go func() { defer wg.Done(); samples = soakSampleLoop(ctx, stats, pid) }()
 	start := time.Now()
 	perf, perfErr := runSoakDNSPerf(p.udp, queries, dur, qps)
 	load := time.Since(start)
@@ -229,17 +260,17 @@ func soak(t *testing.T, bin string, race bool, dur time.Duration, qps int) {
 
 	// After the load: the goroutines must come back to where they were.
 	settleStart := time.Now()
-	after := soakSampleMin(t, base, pid, 3)
+	after := soakSampleMin(t, stats, pid, 3)
 	for after.goroutines > before.goroutines+soakGoroutineGap && time.Since(settleStart) < soakSettle {
 		time.Sleep(time.Second)
-		after = soakSampleMin(t, base, pid, 3)
+		after = soakSampleMin(t, stats, pid, 3)
 	}
 	r := &soakResult{
 		bin: filepath.Base(bin), race: race, dur: dur, qps: qps, load: load,
 		perf: perf, applies: applies, flaps: flaps, samples: samples,
 		before: before, after: after, settled: time.Since(settleStart),
-		counters: [2]soakCounters{counters0, soakCountersOf(t, base)},
-		dbSize:   [2]int64{dbSize0, soakFileSize(filepath.Join(dir, "data", "meridian.db"))},
+		counters: [2]soakCounters{counters0, soakCountersOf(t, stats)},
+		dbSize:   [2]int64{dbSize0, soakFileSize(dbFile)},
 		logs:     p.Logs(),
 	}
 	t.Logf("soak %s:\n%s", t.Name(), r.table())
