@@ -17,6 +17,15 @@ type ReadinessFunc func() error
 // operators and monitoring see what is wrong.
 var ErrDegraded = errors.New("degraded")
 
+// Degraded returns a readiness error that is ErrDegraded and reads as
+// reason alone.
+func Degraded(reason string) error { return degradedError(reason) }
+
+type degradedError string
+
+func (e degradedError) Error() string      { return string(e) }
+func (degradedError) Is(target error) bool { return target == ErrDegraded }
+
 // HealthHandler serves /healthz and /readyz alone, for a process that
 // runs no API. A Server serves both itself, with the same answers.
 //

@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -43,7 +42,7 @@ func TestHealthEndpoints(t *testing.T) {
 	if code != http.StatusServiceUnavailable || body["reason"] != startErr.Error() {
 		t.Errorf("/readyz before ready = %d %v, want 503 with the reason", code, body)
 	}
-	degraded := fmt.Errorf("shared store unreachable: connection refused (%w)", ErrDegraded)
+	degraded := Degraded("shared store unreachable: connection refused")
 	notReady.Store(&degraded)
 	if code, body := get("/readyz"); code != http.StatusOK || body["status"] != "degraded" || body["reason"] != degraded.Error() {
 		t.Errorf("/readyz when degraded = %d %v, want 200 degraded with the reason", code, body)

@@ -23,6 +23,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/meridian-gslb/meridian/store/etcdtest"
 )
 
 // The dashboard's browser tests: the real binary, real backends, and
@@ -644,4 +646,32 @@ func exampleStateWithBackends(t *testing.T) exampleState {
 	writeFile(t, s.path, string(text))
 	writeFile(t, filepath.Join(dir, "gslb.example.test.zone"), string(zone))
 	return s
+}
+
+// TestDashboardClusterDegraded: a cluster node's dashboard says, in its
+// banner, when the node cannot reach etcd and serves its last known state
+// (with /readyz's reason), and stops saying it when etcd is back.
+func TestDashboardClusterDegraded(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	primary, secondary := newBackend(t, nil), newBackend(t, nil)
+	check := "{type: http, path: /healthz, interval: 1s, timeout: 500ms, rise: 1, fall: 1}"
+	n := newClusterNode(t, "node-a", c.Endpoints(), "state: "+twoDCState(t, check, primary.addr, secondary.addr)+"\nchecker: {embedded: true}\n")
+	b := newBrowser(t, n.url())
+	ctx := b.ctx
+	signInByFragment(t, ctx, n.url(), testAdminToken, "map")
+	waitJS(t, ctx, `document.querySelector("#banner").hidden`, 5*time.Second, "no banner while etcd answers")
+
+	stopped := time.Now()
+	c.Stop()
+	waitJS(t, ctx, `!document.querySelector("#banner").hidden && document.querySelector("#banner").textContent.includes("cut off from the shared store") && document.querySelector("#banner").textContent.includes("etcd unreachable")`,
+		20*time.Second, "the banner saying the node serves its last known state")
+	t.Logf("etcd stopped: the banner said so %v after the stop began", time.Since(stopped).Round(time.Millisecond))
+	shot := b.screenshot(t, ctx, "cluster-degraded", false)
+	keepScreenshot(t, shot, "screenshot-cluster-degraded.png")
+	if live := eval[string](t, ctx, `document.querySelector("#stream-status").dataset.state`); live != "live" {
+		t.Errorf("the stream is %q while the node serves; want live", live)
+	}
+
+	c.Restart()
+	waitJS(t, ctx, `document.querySelector("#banner").hidden`, 30*time.Second, "the banner gone once etcd is back")
 }

@@ -206,8 +206,8 @@ func (o *openedStore) degraded() error {
 	if s.Connected {
 		return nil
 	}
-	return fmt.Errorf("shared store unreachable since %s (%s); answering from the last known state, revision %d; writes refused (%w)",
-		s.Since.UTC().Format(time.RFC3339), s.Reason, s.Revision, api.ErrDegraded)
+	return api.Degraded(fmt.Sprintf("shared store unreachable since %s (%s); answering from the last known state (revision %d); refusing writes",
+		s.Since.UTC().Format(time.RFC3339), s.Reason, s.Revision))
 }
 
 // pruneBatch keeps each pruning transaction within etcd's default limit

@@ -20,6 +20,9 @@ let stream = null;
 let streamState = { state: "connecting", retryAt: 0, error: "" };
 let timers = [];
 let timelineLoaded = false;
+// The node's own readiness (/readyz): "degraded" while a cluster node
+// cannot reach the shared store and answers from its last known state.
+let node = { status: "", reason: "" };
 
 // --- sign-in ---------------------------------------------------------
 
@@ -183,6 +186,7 @@ function renderBanner() {
   const b = $("#banner");
   const errs = Object.entries(state.errors);
   const msgs = [];
+  if (node.status === "degraded") msgs.push(`This node is cut off from the shared store: ${node.reason}. What you see is its last known state.`);
   if (streamState.state === "disconnected") msgs.push("The live stream is disconnected: what you see may be out of date. Reconnecting…");
   if (errs.length) msgs.push(`Could not load ${errs.map(([k, v]) => `${k} (${v})`).join(", ")}.`);
   b.hidden = msgs.length === 0;
@@ -262,6 +266,25 @@ function startLive() {
   // and keep relative times and the stream's age fresh.
   timers.push(setInterval(() => refresh(["status"]).catch(() => {}), 15000));
   timers.push(setInterval(() => { paintStreamStatus(); refreshTimes(document); }, 1000));
+  checkNode();
+  timers.push(setInterval(checkNode, 5000));
+}
+
+// checkNode reads /readyz (public, no token) and shows in the banner when
+// this node serves from its last known state. A failed read says nothing
+// new: the stream's own state covers an unreachable server.
+async function checkNode() {
+  try {
+    const r = await fetch("/readyz", { cache: "no-store" });
+    const body = await r.json();
+    const next = { status: body.status || "", reason: body.reason || "" };
+    if (next.status !== node.status || next.reason !== node.reason) {
+      node = next;
+      renderBanner();
+    }
+  } catch {
+    // the stream reports the server unreachable
+  }
 }
 
 function stopLive() {
