@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -169,7 +170,7 @@ func OpenEtcd(ctx context.Context, opts EtcdOptions) (*Etcd, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	mirror, err := OpenBolt(opts.MirrorPath, BoltOptions{})
+	mirror, err := openMirror(opts.MirrorPath, opts.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -239,6 +240,28 @@ func OpenEtcd(ctx context.Context, opts EtcdOptions) (*Etcd, error) {
 	}
 	e.startLoops(lctx, err == nil)
 	return e, nil
+}
+
+// openMirror opens the local copy. A file that does not open as one
+// (damaged, or not Meridian's) is only a copy of what etcd holds: it is
+// moved aside, with a warning, and a new one is started, to be filled from
+// etcd. A file held by another process, or written by a newer Meridian,
+// stops the start instead: those are for the operator to sort out.
+func openMirror(path string, log *slog.Logger) (*Bolt, error) {
+	mirror, err := OpenBolt(path, BoltOptions{})
+	if err == nil || errors.Is(err, ErrLocked) || errors.Is(err, ErrSchema) {
+		return mirror, err
+	}
+	if _, serr := os.Stat(path); serr != nil {
+		return nil, err // nothing there to move: not the file's fault
+	}
+	aside := fmt.Sprintf("%s.unusable-%s", path, time.Now().UTC().Format("20060102T150405Z"))
+	if rerr := os.Rename(path, aside); rerr != nil {
+		return nil, fmt.Errorf("%w (and moving it aside failed: %v)", err, rerr)
+	}
+	log.Warn("the local copy of the shared state could not be opened; moved aside, starting a new one from etcd",
+		"path", path, "moved_to", aside, "err", err)
+	return OpenBolt(path, BoltOptions{})
 }
 
 // newClient connects to etcd. With a user name, the client authenticates

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -454,5 +455,35 @@ func BenchmarkEtcdGet(b *testing.B) {
 		}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestEtcdUnusableMirror: a local copy that does not open (here, a file
+// of garbage) is moved aside and the node starts on a new one, filled
+// from etcd; nothing is lost, since etcd holds the state.
+func TestEtcdUnusableMirror(t *testing.T) {
+	t.Parallel()
+	c := etcdtest.Start(t, 1)
+	prefix := newPrefix()
+	a := openEtcd(t, store.EtcdOptions{Endpoints: c.Endpoints(), Prefix: prefix, MirrorPath: filepath.Join(t.TempDir(), "a.db")})
+	rev, err := putRegion(t.Context(), a, "eu", "DE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "b.db")
+	if err := os.WriteFile(path, bytes.Repeat([]byte("not a bbolt file "), 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := openEtcd(t, store.EtcdOptions{Endpoints: c.Endpoints(), Prefix: prefix, MirrorPath: path})
+	if got, _ := b.Revision(t.Context()); got != rev || region(t, b, "eu") == nil {
+		t.Fatalf("b at revision %d with eu %v, want %d and eu", got, region(t, b, "eu"), rev)
+	}
+	aside, _ := filepath.Glob(path + ".unusable-*")
+	if len(aside) != 1 {
+		t.Fatalf("files moved aside: %v, want one", aside)
+	}
+	if data, _ := os.ReadFile(aside[0]); !bytes.HasPrefix(data, []byte("not a bbolt file")) {
+		t.Fatalf("%s does not hold the old file", aside[0])
 	}
 }
