@@ -269,7 +269,7 @@ func (t *trace) region(q *query) {
 
 func (t *trace) service(svc *service) {
 	es := &ExplainedService{Name: svc.name, Type: svc.typ, Policy: svc.policy, Fallback: svc.fallback.String(),
-		Backup: svc.backupText, TTL: svc.ttl, MaxAnswers: svc.maxAnswers, Steps: []ExplainedStep{}}
+		Backup: svc.backup.addresses(), TTL: svc.ttl, MaxAnswers: svc.maxAnswers, Steps: []ExplainedStep{}}
 	t.exp.Services = append(t.exp.Services, es)
 	t.cur = es
 }
@@ -280,8 +280,8 @@ func (t *trace) candidates(c []cand, loc *geo.Result) []ExplainedCandidate {
 	out := make([]ExplainedCandidate, len(c))
 	for i := range c {
 		ep := c[i].ep
-		out[i] = ExplainedCandidate{Datacenter: ep.dc.name, Address: ep.address, Weight: ep.weight,
-			Priority: ep.priority, Health: ep.healthString()}
+		out[i] = ExplainedCandidate{Datacenter: ep.dc.name, Address: ep.address, Weight: int(ep.weight),
+			Priority: int(ep.priority), Health: ep.healthString()}
 		if ep.dc.region != nil {
 			out[i].Region = ep.dc.region.name
 		}

@@ -143,10 +143,10 @@ func (s *Snapshot) serviceAnswer(m *dns.Msg, svc *service, owner string, q *quer
 	case fallbackNone:
 		return "", false
 	case fallbackBackup:
-		rrs := svc.backup
+		rrs := svc.backup.rrs
 		if svc.rrtype == dns.TypeCNAME {
 			m.Answer = appendSet(m.Answer, rrs[:1], owner)
-			return svc.backupTargets[0], true
+			return svc.backup.targets[0], true
 		}
 		if svc.maxAnswers > 0 && len(rrs) > svc.maxAnswers {
 			rrs = rrs[:svc.maxAnswers]
@@ -171,7 +171,7 @@ func (s *Snapshot) serviceAnswer(m *dns.Msg, svc *service, owner string, q *quer
 		}
 		m.Answer = append(m.Answer, rr)
 	}
-	return c[0].ep.target, true
+	return c[0].ep.cname(), true
 }
 
 // appendSet appends rrs to dst. With an owner, the records are wildcard

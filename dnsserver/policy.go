@@ -236,7 +236,7 @@ func (s *Snapshot) nearest(c []cand, q *query) ([]cand, string) {
 
 // lowestPriority keeps the candidates of the lowest priority value.
 func lowestPriority(c []cand) []cand {
-	lowest := math.MaxInt
+	lowest := int32(math.MaxInt32)
 	for i := range c {
 		lowest = min(lowest, c[i].ep.priority)
 	}

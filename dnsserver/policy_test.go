@@ -309,7 +309,7 @@ func TestSteps(t *testing.T) {
 		var c []cand
 		for _, s := range specs {
 			var name string
-			var prio int
+			var prio int32
 			fmt.Sscanf(s, "%3s%d", &name, &prio)
 			c = append(c, cand{ep: &endpoint{dc: dc[name], address: s, priority: prio}})
 		}

@@ -47,34 +47,43 @@ const (
 	healthDown
 )
 
-// endpoint is a compiled model.Endpoint of one service.
+// endpoint is a compiled model.Endpoint of one service. A snapshot holds
+// one per endpoint of every service (400,000 for 100,000 services of four),
+// so its fields are ordered and sized to fit 80 bytes.
 type endpoint struct {
-	dc      *datacenter
-	address string // as configured, for explanations
+	dc *datacenter
 	// rr is the answer record, owned by the snapshot: an A or AAAA with
-	// the service's name and TTL, or a CNAME.
-	rr dns.RR
-	// target is the canonical CNAME target of a CNAME service.
-	target   string
-	weight   int
-	priority int
-	// health and drained are the endpoint's effective state, decided at
-	// Build (endpointState): the checkers' verdict (later; up today) under
-	// the operator's override or the state file's flags. drained is kept
-	// apart from health so that fail-open can still leave drained
-	// endpoints out.
-	health  health
-	drained bool
+	// the service's name and TTL, or a CNAME (whose Target is canonical:
+	// see cname).
+	rr      dns.RR
+	address string // as configured, for explanations
 	// override is the API override in effect (the endpoint's own, else its
 	// data center's), for explanations; nil when none applies.
 	override *override
 	// load is the load the health checks report (0 to 1); hasLoad says
 	// whether there is any: the mean load of the verdict's up votes.
-	load    float64
-	hasLoad bool
+	load float64
 	// hash is the FNV-1a hash of the address, the endpoint's half of the
 	// sticky step's rendezvous hash.
-	hash uint64
+	hash     uint64
+	weight   int32
+	priority int32
+	// health and drained are the endpoint's effective state, decided at
+	// Build (endpointState): the checkers' verdict under the operator's
+	// override or the state file's flags. drained is kept apart from
+	// health so that fail-open can still leave drained endpoints out.
+	health  health
+	drained bool
+	hasLoad bool
+}
+
+// cname is the canonical target of a CNAME service's endpoint, "" for
+// an address.
+func (e *endpoint) cname() string {
+	if c, ok := e.rr.(*dns.CNAME); ok {
+		return c.Target
+	}
+	return ""
 }
 
 // usable reports whether the healthy step keeps the endpoint.
@@ -150,19 +159,31 @@ type service struct {
 	idx        int    // position in Snapshot.services, for metrics
 	zone       string // apex of the zone that holds it
 	name       string // canonical
-	rrtype     uint16 // dns.TypeA, TypeAAAA or TypeCNAME
 	typ        string // "A", "AAAA" or "CNAME"
-	ttl        uint32
 	policy     string // as written, for explanations
 	chain      []step
-	maxAnswers int
-	fallback   fallbackMode
 	endpoints  []endpoint
-	// backup are the fallback's answer records (backupTargets their
-	// canonical targets for a CNAME service).
-	backup        []dns.RR
-	backupTargets []string
-	backupText    []string // as configured
+	backup     *backupSet // the fallback's addresses; nil without fallback backup
+	maxAnswers int
+	ttl        uint32
+	rrtype     uint16 // dns.TypeA, TypeAAAA or TypeCNAME
+	fallback   fallbackMode
+}
+
+// backupSet is the fallback's answer: its records, their canonical
+// targets for a CNAME service, and the addresses as configured.
+type backupSet struct {
+	rrs     []dns.RR
+	targets []string
+	text    []string
+}
+
+// addresses are the backup addresses as configured, nil without any.
+func (b *backupSet) addresses() []string {
+	if b == nil {
+		return nil
+	}
+	return b.text
 }
 
 // fnv64 is FNV-1a, 64 bits: fast, and the same on every node, so that

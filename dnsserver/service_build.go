@@ -3,6 +3,7 @@ package dnsserver
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"slices"
@@ -149,16 +150,19 @@ func (s *Snapshot) buildService(ms *model.Service, overrides *overrideSet) (*ser
 		if dc == nil {
 			return nil, fail("endpoint %s: unknown data center %q", me.Address, me.Datacenter)
 		}
-		rr, target, key, err := svc.record(me.Address)
+		rr, _, key, err := svc.record(me.Address)
 		if err != nil {
 			return nil, fail("endpoint %d: %v", i+1, err)
 		}
 		if me.Weight < 0 || me.Priority < 0 {
 			return nil, fail("endpoint %s: negative weight or priority", me.Address)
 		}
+		if me.Weight > math.MaxInt32 || me.Priority > math.MaxInt32 {
+			return nil, fail("endpoint %s: weight or priority above %d", me.Address, math.MaxInt32)
+		}
 		ep := &svc.endpoints[i]
-		*ep = endpoint{dc: dc, address: me.Address, rr: rr, target: target, weight: me.Weight,
-			priority: me.Priority, hash: mix64(fnvString(fnvOffset, key))}
+		*ep = endpoint{dc: dc, address: me.Address, rr: rr, weight: int32(me.Weight),
+			priority: int32(me.Priority), hash: mix64(fnvString(fnvOffset, key))}
 		// A service without a check is up; one with a check is unknown
 		// (serving like up) until the fleet's first verdict.
 		verdict := healthUp
@@ -198,9 +202,12 @@ func (s *Snapshot) buildService(ms *model.Service, overrides *overrideSet) (*ser
 			if err != nil {
 				return nil, fail("fallback backup: %v", err)
 			}
-			svc.backup = append(svc.backup, rr)
-			svc.backupTargets = append(svc.backupTargets, target)
-			svc.backupText = append(svc.backupText, a)
+			if svc.backup == nil {
+				svc.backup = &backupSet{}
+			}
+			svc.backup.rrs = append(svc.backup.rrs, rr)
+			svc.backup.targets = append(svc.backup.targets, target)
+			svc.backup.text = append(svc.backup.text, a)
 		}
 	default:
 		return nil, fail("fallback %q is not all, none or backup", ms.Fallback.Mode)

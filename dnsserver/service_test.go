@@ -131,6 +131,8 @@ func TestServiceBuildErrors(t *testing.T) {
 	badAddr.Endpoints[0].Address = "2001:db8::1"
 	unknownDC := a("x.gslb.example.test.")
 	unknownDC.Endpoints[0].Datacenter = "nowhere"
+	hugeWeight := a("x.gslb.example.test.")
+	hugeWeight.Endpoints[0].Weight = 1 << 40
 	badRegion := a("x.gslb.example.test.")
 	badRegion.Policy = steps(model.PolicyStep{Step: model.StepRegion, Region: map[string][]string{"mars": {"fra"}}})
 	cases := []struct {
@@ -154,6 +156,7 @@ func TestServiceBuildErrors(t *testing.T) {
 		}, "cannot share its name"},
 		{"wrong address family", func(st *model.State) { st.Services = []model.Service{badAddr} }, "not an IPv4 address"},
 		{"unknown data center", func(st *model.State) { st.Services = []model.Service{unknownDC} }, "unknown data center"},
+		{"weight beyond 32 bits", func(st *model.State) { st.Services = []model.Service{hugeWeight} }, "weight or priority above 2147483647"},
 		{"unknown region in a step", func(st *model.State) { st.Services = []model.Service{badRegion} }, "unknown region"},
 		{"data center in an unknown region", func(st *model.State) { st.Datacenters[0].Region = "mars" }, "unknown region"},
 		{"one network in two regions", func(st *model.State) {
