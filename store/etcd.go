@@ -277,6 +277,10 @@ func (e *Etcd) newClient(ctx context.Context) (*clientv3.Client, error) {
 		Username:             e.opts.Username,
 		Password:             e.opts.Password,
 		Logger:               zap.NewNop(),
+		// etcd's --max-request-bytes is the limit that matters (deploy/
+		// sets 10 MiB); the client's own default of 2 MiB would refuse
+		// big transactions first, with a less helpful message.
+		MaxCallSendMsgSize: 64 << 20,
 		// Reconnect within a couple of seconds of etcd's return, not
 		// after gRPC's default backoff of up to two minutes.
 		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
@@ -592,7 +596,7 @@ func (e *Etcd) mapErr(ctx context.Context, err error, ops int) error {
 		return ErrClosed
 	case errors.Is(err, rpctypes.ErrTooManyOps):
 		return fmt.Errorf("store: etcd refused a transaction of %d operations: raise etcd's --max-txn-ops (deploy/ uses 10000): %w", ops, err)
-	case errors.Is(err, rpctypes.ErrRequestTooLarge):
+	case errors.Is(err, rpctypes.ErrRequestTooLarge), strings.Contains(err.Error(), "larger than max"):
 		return fmt.Errorf("store: etcd refused a transaction as too large: raise etcd's --max-request-bytes (deploy/ uses 10 MiB): %w", err)
 	case errors.Is(err, rpctypes.ErrLeaseNotFound):
 		// A vote lease expired between its renewal and the commit:

@@ -487,3 +487,41 @@ func TestEtcdUnusableMirror(t *testing.T) {
 		t.Fatalf("%s does not hold the old file", aside[0])
 	}
 }
+
+// TestEtcdLargeReconcile: one reconcile is one etcd transaction. With the
+// limits deploy/ sets (10,000 operations, 10 MiB), 3,000 new services go
+// in one apply; 12,000 do not, and the refusal names the etcd flag and
+// writes nothing.
+func TestEtcdLargeReconcile(t *testing.T) {
+	t.Parallel()
+	c := etcdtest.Start(t, 1)
+	s := openEtcd(t, store.EtcdOptions{Endpoints: c.Endpoints(), Prefix: newPrefix(),
+		MirrorPath: filepath.Join(t.TempDir(), "m.db"), RequestTimeout: 30 * time.Second})
+	state := func(n int) *model.State {
+		st := &model.State{
+			Zones:       []model.Zone{{Name: "example.org.", Nameservers: []model.Nameserver{{Name: "ns1.example.net."}}}},
+			Datacenters: []model.Datacenter{{Name: "fra", Location: model.Location{Lat: 50.1, Lon: 8.7}}},
+		}
+		for i := range n {
+			st.Services = append(st.Services, model.Service{
+				Name: fmt.Sprintf("s%05d.example.org.", i), Type: "A", Policy: model.Policy{Preset: "geo"},
+				Endpoints: []model.Endpoint{{Datacenter: "fra", Address: "192.0.2.1"}, {Datacenter: "fra", Address: "192.0.2.2"}},
+			})
+		}
+		return st
+	}
+	start := time.Now()
+	if _, _, err := store.Reconcile(t.Context(), s, model.SourceStateFile, state(3000), store.ReconcileOptions{}); err != nil {
+		t.Fatalf("3,000 services in one reconcile: %v", err)
+	}
+	t.Logf("3,000 services in one etcd transaction: %v", time.Since(start).Round(time.Millisecond))
+	rev, _ := s.Revision(t.Context())
+	_, _, err := store.Reconcile(t.Context(), s, model.SourceStateFile, state(12000), store.ReconcileOptions{})
+	if err == nil || !strings.Contains(err.Error(), "--max-") {
+		t.Fatalf("12,000 services in one reconcile: %v, want a refusal naming etcd's limit", err)
+	}
+	t.Logf("12,000: %v", err)
+	if got, _ := s.Revision(t.Context()); got != rev {
+		t.Fatalf("revision %d after the refused reconcile, want %d", got, rev)
+	}
+}

@@ -34,6 +34,10 @@ type Options struct {
 // reconcile of a realistic state fits in one transaction.
 const MaxTxnOps = 10000
 
+// MaxRequestBytes is the request size limit of the test servers: the
+// value deploy/ recommends (etcd's default is 1.5 MiB).
+const MaxRequestBytes = 10 << 20
+
 // startTimeout bounds how long a member may take to join its cluster.
 const startTimeout = 30 * time.Second
 
@@ -190,6 +194,7 @@ func (m *Member) start() error {
 		cfg.ClientTLSInfo = *m.tls
 	}
 	cfg.MaxTxnOps = MaxTxnOps
+	cfg.MaxRequestBytes = MaxRequestBytes
 	cfg.Logger = "zap"
 	cfg.LogLevel = "error"
 	cfg.LogOutputs = []string{"/dev/null"}
