@@ -408,18 +408,24 @@ func TestEtcdResyncAfterCompaction(t *testing.T) {
 	}
 }
 
-// BenchmarkEtcdWrite: one Put per Update on the etcd backend, one etcd
-// member on loopback: the transaction (etcd's fsync included) and the
-// wait until the mirror holds it (the mirror's fsync included). Compare
-// BenchmarkBoltWrite.
-func BenchmarkEtcdWrite(b *testing.B) {
+// openBenchEtcd opens an etcd store on a one-member etcd of its own.
+func openBenchEtcd(b *testing.B) *store.Etcd {
 	c := etcdtest.Start(b, 1)
 	e, err := store.OpenEtcd(b.Context(), store.EtcdOptions{Endpoints: c.Endpoints(), Prefix: newPrefix(),
 		MirrorPath: filepath.Join(b.TempDir(), "mirror.db")})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer e.Close()
+	b.Cleanup(func() { _ = e.Close() })
+	return e
+}
+
+// BenchmarkEtcdWrite: one Put per Update on the etcd backend, one etcd
+// member on loopback: the transaction (etcd's fsync included) and the
+// wait until the mirror holds it (the mirror's fsync included). Compare
+// BenchmarkBoltWrite.
+func BenchmarkEtcdWrite(b *testing.B) {
+	e := openBenchEtcd(b)
 	ctx := b.Context()
 	b.ReportAllocs()
 	i := 0
@@ -434,13 +440,7 @@ func BenchmarkEtcdWrite(b *testing.B) {
 
 // BenchmarkEtcdGet: one typed Get per View: a read of the mirror.
 func BenchmarkEtcdGet(b *testing.B) {
-	c := etcdtest.Start(b, 1)
-	e, err := store.OpenEtcd(b.Context(), store.EtcdOptions{Endpoints: c.Endpoints(), Prefix: newPrefix(),
-		MirrorPath: filepath.Join(b.TempDir(), "mirror.db")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer e.Close()
+	e := openBenchEtcd(b)
 	ctx := b.Context()
 	if _, err := e.Update(ctx, func(tx store.Tx) error {
 		return store.Put(tx, &model.Datacenter{Name: "fra", Location: model.Location{Lat: 50.1, Lon: 8.7}}, 0)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/meridian-gslb/meridian/store"
 	"github.com/meridian-gslb/meridian/store/model"
+	"github.com/meridian-gslb/meridian/store/storetest"
 )
 
 // errDiscard makes retryStore's first run roll back.
@@ -60,30 +61,7 @@ func TestReconcileRetried(t *testing.T) {
 		{Name: "ap", Continents: []string{"AS", "OC"}},
 		{Name: "sa", Continents: []string{"SA"}},
 	}}
-	base := func() *model.State {
-		return &model.State{
-			Zones: []model.Zone{{
-				Name:        "example.org.",
-				Nameservers: []model.Nameserver{{Name: "ns1.example.net."}},
-				Records:     []model.Record{{Name: "www.example.org.", Type: "A", TTL: 300, Data: "192.0.2.10"}},
-			}},
-			Regions: []model.Region{
-				{Name: "eu", Continents: []string{"EU"}},
-				{Name: "us", Countries: []string{"US"}},
-			},
-			Datacenters: []model.Datacenter{
-				{Name: "fra", Region: "eu", Location: model.Location{Lat: 50.1, Lon: 8.7}},
-				{Name: "iad", Region: "us", Location: model.Location{Lat: 38.9, Lon: -77.4}},
-			},
-			Services: []model.Service{{
-				Name: "app.example.org.", Type: "A", Policy: model.Policy{Preset: "geo"},
-				Endpoints: []model.Endpoint{
-					{Datacenter: "fra", Address: "192.0.2.1"},
-					{Datacenter: "iad", Address: "198.51.100.1"},
-				},
-			}},
-		}
-	}
+	base := storetest.BaseState
 	changed := func() *model.State {
 		st := base()
 		st.Regions = append([]model.Region{{Name: "ap", Continents: []string{"AS", "OC"}}}, st.Regions...) // adopted

@@ -85,7 +85,11 @@ func decode(t *testing.T, kind model.Kind, b []byte) model.Object {
 // baseState is a small valid desired state with every kind and every kind
 // of reference: a zone with a static record, two regions, two data centers
 // in them, a service with endpoints in both.
-func baseState() *model.State {
+func baseState() *model.State { return BaseState() }
+
+// BaseState returns a new copy of the suite's small desired state (see
+// baseState), for other tests of a store.
+func BaseState() *model.State {
 	return &model.State{
 		Zones: []model.Zone{{
 			Name:        "example.org.",
