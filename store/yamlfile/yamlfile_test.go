@@ -100,3 +100,29 @@ func TestTextUnmarshalerErrorGetsLine(t *testing.T) {
 		t.Errorf("error = %v", err)
 	}
 }
+
+// TestTreeOnlyForErrors: a valid document is decoded without building the
+// node tree that error lines need (hundreds of megabytes for a large
+// state file); the first lookup builds it and finds the line.
+func TestTreeOnlyForErrors(t *testing.T) {
+	var c testConfig
+	doc, err := Decode("c.yaml", []byte("name: x\nlisten:\n  addrs: [a, b]\n  port: 53\n"), &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc.root != nil {
+		t.Fatal("the node tree was built for a valid document")
+	}
+	if line := doc.Line("listen.port"); line != 4 {
+		t.Fatalf("listen.port on line %d, want 4", line)
+	}
+	if doc.root == nil {
+		t.Fatal("no node tree after a lookup")
+	}
+	// A document that is not a mapping still says so, with its line.
+	_, err = Decode("c.yaml", []byte("\n- a\n- b\n"), &c)
+	var e *Error
+	if !errors.As(err, &e) || e.Line != 2 || !strings.Contains(e.Msg, "must be a mapping") {
+		t.Fatalf("a list as the document: %v", err)
+	}
+}
