@@ -86,6 +86,11 @@ type EtcdStatus struct {
 	Revision int64
 	// EtcdRevision is the etcd revision the local copy reflects.
 	EtcdRevision int64
+	// Commits counts this node's committed transactions, Conflicts the
+	// commits lost to another writer (fn then ran again), and Resyncs the
+	// full reads of the prefix after the first (a compaction outran the
+	// watch, or the copy could not apply a change).
+	Commits, Conflicts, Resyncs int64
 }
 
 // Etcd is the Store of a cluster: the state lives in etcd under one key
@@ -124,9 +129,11 @@ type Etcd struct {
 	leases  map[string]voteLease // by checker name
 
 	synced atomic.Bool // the mirror follows etcd (a full read succeeded)
-	closed atomic.Bool
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+
+	commits, conflicts, syncs atomic.Int64
+	closed                    atomic.Bool
+	cancel                    context.CancelFunc
+	wg                        sync.WaitGroup
 }
 
 type voteLease struct {
@@ -374,6 +381,7 @@ func (e *Etcd) Status() EtcdStatus {
 	defer e.statusMu.Unlock()
 	s := e.status
 	s.EtcdRevision = e.applied.Load()
+	s.Commits, s.Conflicts, s.Resyncs = e.commits.Load(), e.conflicts.Load(), max(e.syncs.Load()-1, 0)
 	if rev, err := e.mirror.Revision(context.Background()); err == nil {
 		s.Revision = rev
 	}
@@ -479,12 +487,14 @@ func (e *Etcd) Update(ctx context.Context, fn func(Tx) error) (int64, error) {
 		}
 		waitFor, err := e.commit(ctx, tx)
 		if err == nil {
+			e.commits.Add(1)
 			e.waitApplied(ctx, waitFor)
 			return tx.rev, nil
 		}
 		if !errors.Is(err, errRetry) {
 			return 0, err
 		}
+		e.conflicts.Add(1)
 		if attempt >= maxCommitAttempts {
 			return 0, fmt.Errorf("store: etcd: %d commits in a row lost to other writers: %w", attempt, ErrConflict)
 		}

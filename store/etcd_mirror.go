@@ -235,6 +235,7 @@ func (e *Etcd) fullSync(ctx context.Context) error {
 	if err := e.mirror.mirrorReplace(e.prefix, kvs, rev, e.place); err != nil {
 		return err
 	}
+	e.syncs.Add(1)
 	e.synced.Store(true)
 	e.advanced(rev)
 	return nil

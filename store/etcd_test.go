@@ -152,7 +152,14 @@ func TestEtcdTwoNodes(t *testing.T) {
 			t.Fatalf("%d countries after %d increments, want %d", len(r.Countries), 2*each, 1+2*each)
 		}
 	}
-	t.Logf("%d increments took %d runs of fn", 2*each, runs.Load())
+	sa, sb := a.Status(), b.Status()
+	if sa.Commits+sb.Commits != 1+2*each {
+		t.Errorf("commits counted %d + %d, want %d", sa.Commits, sb.Commits, 1+2*each)
+	}
+	if got := sa.Commits + sb.Commits - 1 + sa.Conflicts + sb.Conflicts; got != runs.Load() {
+		t.Errorf("commits and conflicts counted %d runs of fn, there were %d", got, runs.Load())
+	}
+	t.Logf("%d increments took %d runs of fn (%d + %d commits lost to the other node)", 2*each, runs.Load(), sa.Conflicts, sb.Conflicts)
 }
 
 // TestEtcdUnavailable: with etcd stopped, a node reads its last state,
@@ -402,6 +409,9 @@ func TestEtcdResyncAfterCompaction(t *testing.T) {
 	})
 	if region(t, b, "eu") != nil || region(t, b, "us") == nil {
 		t.Fatalf("b after resync: eu %v, us %v; want eu deleted and us present", region(t, b, "eu"), region(t, b, "us"))
+	}
+	if n := b.Status().Resyncs; n != 1 {
+		t.Errorf("resyncs counted %d, want 1", n)
 	}
 	if !strings.Contains(logs.String(), "etcd compacted the revisions") {
 		t.Fatalf("b caught up without the resync after compaction; logs:\n%s", logs.String())

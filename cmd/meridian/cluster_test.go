@@ -229,6 +229,16 @@ func TestClusterChangePropagates(t *testing.T) {
 			t.Errorf("node %s /readyz: %d %v", n.name, code, body)
 		}
 	}
+	// Node A committed the state file and the 20 changes.
+	code, body := apiCall(t, "GET", a.url()+"/metrics", testAdminToken, nil)
+	if code != http.StatusOK {
+		t.Fatalf("GET /metrics: %d", code)
+	}
+	for _, want := range []string{"meridian_store_connected 1", "meridian_store_etcd_commits_total 21", "meridian_store_etcd_resyncs_total 0"} {
+		if !strings.Contains(string(body), want+"\n") {
+			t.Errorf("node A's /metrics lacks %q", want)
+		}
+	}
 }
 
 // TestClusterEtcdOutage: node B cut off from etcd keeps answering its last

@@ -233,6 +233,20 @@ func (o *openedStore) registerStoreMetrics(reg prometheus.Registerer) {
 		}
 		return 0
 	}))
+	for name, c := range map[string]struct {
+		help string
+		get  func(store.EtcdStatus) int64
+	}{
+		"meridian_store_etcd_commits_total": {"Transactions this node committed to etcd.",
+			func(s store.EtcdStatus) int64 { return s.Commits }},
+		"meridian_store_etcd_conflicts_total": {"Commits lost to another node's write first; the change was then made again on the newer state.",
+			func(s store.EtcdStatus) int64 { return s.Conflicts }},
+		"meridian_store_etcd_resyncs_total": {"Full reads of the shared state after the first: after an outage long enough for etcd to compact what the watch needed.",
+			func(s store.EtcdStatus) int64 { return s.Resyncs }},
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: c.help},
+			func() float64 { return float64(c.get(o.etcd.Status())) }))
+	}
 }
 
 // applyWhenAvailable retries the state file every 5 seconds while the
