@@ -63,3 +63,16 @@ func TestDeployClusterConfigs(t *testing.T) {
 		}
 	}
 }
+
+// TestDeployExampleConfig: the single-node production example loads with
+// every key known (its paths are those of a real server, so it is not
+// validated here).
+func TestDeployExampleConfig(t *testing.T) {
+	c, err := LoadConfig("../../deploy/meridian.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Store.etcd() {
+		t.Fatal("the single-node example uses etcd; its store section should stay a comment")
+	}
+}
