@@ -124,14 +124,7 @@ func (n *clusterNode) www() []string {
 	if err != nil || r.Rcode != dns.RcodeSuccess {
 		return nil
 	}
-	var out []string
-	for _, rr := range r.Answer {
-		if a, ok := rr.(*dns.A); ok {
-			out = append(out, a.A.String())
-		}
-	}
-	slices.Sort(out)
-	return out
+	return aRecords(r)
 }
 
 // readyz returns the node's /readyz status and body.

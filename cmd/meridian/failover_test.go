@@ -108,7 +108,11 @@ services:
 // answerOf is the A records of api.gslb.test, sorted.
 func answerOf(t *testing.T, p *proc) []string {
 	t.Helper()
-	r := query(t, "udp", p.udp, "api.gslb.test.", dns.TypeA)
+	return aRecords(query(t, "udp", p.udp, "api.gslb.test.", dns.TypeA))
+}
+
+// aRecords is the addresses of the A records of r's answer, sorted.
+func aRecords(r *dns.Msg) []string {
 	var out []string
 	for _, rr := range r.Answer {
 		if a, ok := rr.(*dns.A); ok {
