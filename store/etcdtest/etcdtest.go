@@ -8,6 +8,7 @@
 package etcdtest
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -70,6 +71,23 @@ func Start(t testing.TB, n int) *Cluster {
 // StartWith is Start with options.
 func StartWith(t testing.TB, n int, opts Options) *Cluster {
 	t.Helper()
+	// The ports are free when chosen, but another test may bind one
+	// before etcd does: then start again on others, a few times.
+	for attempt := 1; ; attempt++ {
+		c, err := start(t, n, opts)
+		if err == nil {
+			t.Cleanup(c.Stop)
+			return c
+		}
+		c.Stop()
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("etcdtest: %v; starting again on other ports", err)
+	}
+}
+
+func start(t testing.TB, n int, opts Options) (*Cluster, error) {
 	c := &Cluster{t: t}
 	scheme := "http"
 	if opts.ClientTLS != nil {
@@ -103,13 +121,7 @@ func StartWith(t testing.TB, n int, opts Options) *Cluster {
 		}()
 	}
 	wg.Wait()
-	t.Cleanup(c.Stop)
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return c
+	return c, errors.Join(errs...)
 }
 
 // Endpoints returns every member's client URL.
