@@ -46,10 +46,10 @@ func BenchmarkRunner1000HTTP(b *testing.B) {
 				Endpoint:   fmt.Sprintf("10.%d.%d.%d", s, p/250, p%250),
 				Datacenter: fmt.Sprint("dc", i%5),
 				Target:     hostPort(srv),
-				Check: Defaults(model.Check{
+				Check: new(Defaults(model.Check{
 					Type: "http", Path: fmt.Sprintf("/health/%d", i), ExpectBody: "ok",
 					Interval: model.Duration(time.Second), Timeout: model.Duration(500 * time.Millisecond),
-				}),
+				})),
 			})
 		}
 	}

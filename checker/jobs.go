@@ -2,6 +2,7 @@ package checker
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -16,10 +17,11 @@ import (
 // whose target cannot be built (a tcp check without a port, a malformed
 // check_target), or that repeats an address already listed for its
 // service, is left out and reported in the errors, which name the service
-// and the endpoint.
+// and the endpoint. Jobs whose checks are the same share one Check.
 func Jobs(services []model.Service) ([]model.Job, []error) {
 	var jobs []model.Job
 	var errs []error
+	checks := map[string]*model.Check{} // by their JSON: shared by the jobs that have them
 	for i := range services {
 		svc := &services[i]
 		if svc.Check == nil {
@@ -27,31 +29,42 @@ func Jobs(services []model.Service) ([]model.Job, []error) {
 		}
 		key := svc.ObjectName()
 		check := Defaults(*svc.Check)
+		check.ExpectStatus = slices.Clone(check.ExpectStatus) // shared with no service
+		shared := checks[checkKey(&check)]
+		if shared == nil {
+			shared = &check
+			checks[checkKey(&check)] = shared
+		}
 		seen := make(map[string]bool, len(svc.Endpoints))
 		for _, ep := range svc.Endpoints {
 			if seen[ep.Address] {
 				errs = append(errs, fmt.Errorf("service %s, endpoint %s: listed twice; checked once", key, ep.Address))
 				continue
 			}
-			target, err := Target(ep, check)
+			target, err := Target(ep, *shared)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("service %s, endpoint %s: %w", key, ep.Address, err))
 				continue
 			}
 			seen[ep.Address] = true
-			check := check
-			check.ExpectStatus = slices.Clone(check.ExpectStatus) // shared with nothing
 			jobs = append(jobs, model.Job{
 				Service:    key,
 				Endpoint:   ep.Address,
 				Datacenter: ep.Datacenter,
 				Target:     target,
-				Check:      check,
+				Check:      shared,
 			})
 		}
 	}
 	slices.SortStableFunc(jobs, compareJobs)
 	return jobs, errs
+}
+
+// checkKey identifies a check by its content: its JSON, which has every
+// field (a Check always encodes).
+func checkKey(c *model.Check) string {
+	b, _ := json.Marshal(c)
+	return string(b)
 }
 
 // compareJobs orders jobs by service, then endpoint.

@@ -45,10 +45,10 @@ func TestJobs(t *testing.T) {
 	}
 	jobs, errs := Jobs(services)
 
-	def := Defaults(*httpCheck)
+	def := new(Defaults(*httpCheck))
 	want := []model.Job{
-		{Service: "alias.example.com./CNAME", Endpoint: "lb.example.net.", Datacenter: "fra", Target: "lb.example.net.:443", Check: Defaults(model.Check{Type: "https"})},
-		{Service: "db.example.com./A", Endpoint: "192.0.2.6", Datacenter: "ams", Target: "10.0.0.6:5432", Check: Defaults(model.Check{Type: "tcp"})},
+		{Service: "alias.example.com./CNAME", Endpoint: "lb.example.net.", Datacenter: "fra", Target: "lb.example.net.:443", Check: new(Defaults(model.Check{Type: "https"}))},
+		{Service: "db.example.com./A", Endpoint: "192.0.2.6", Datacenter: "ams", Target: "10.0.0.6:5432", Check: new(Defaults(model.Check{Type: "tcp"}))},
 		{Service: "web.example.com./A", Endpoint: "192.0.2.1", Datacenter: "ams", Target: "192.0.2.1:80", Check: def},
 		{Service: "web.example.com./A", Endpoint: "192.0.2.2", Datacenter: "fra", Target: "192.0.2.2:80", Check: def},
 		{Service: "web.example.com./AAAA", Endpoint: "2001:db8::1", Datacenter: "ams", Target: "10.0.0.1:8080", Check: def},
@@ -73,10 +73,19 @@ func TestJobs(t *testing.T) {
 			t.Errorf("error %d %q, want it to contain %q", i, errs[i], part)
 		}
 	}
-	// The jobs do not share the service's expected status list.
+	// Jobs with the same check share one copy (both web services have
+	// httpCheck), and it is not the service's.
+	for i := 3; i < 6; i++ {
+		if jobs[i].Check != jobs[2].Check {
+			t.Errorf("job %d has its own copy of the check", i)
+		}
+	}
+	if jobs[0].Check == jobs[1].Check {
+		t.Error("different checks share a copy")
+	}
 	jobs[2].Check.ExpectStatus[0] = 500
-	if httpCheck.ExpectStatus[0] != 200 || jobs[3].Check.ExpectStatus[0] != 200 {
-		t.Error("jobs share ExpectStatus with the service or each other")
+	if httpCheck.ExpectStatus[0] != 200 {
+		t.Error("jobs share ExpectStatus with the service")
 	}
 
 	if jobs, errs := Jobs(nil); len(jobs) != 0 || len(errs) != 0 {
@@ -85,9 +94,9 @@ func TestJobs(t *testing.T) {
 }
 
 func TestSameProbe(t *testing.T) {
-	base := model.Job{Service: "s./A", Endpoint: "192.0.2.1", Datacenter: "fra", Target: "192.0.2.1:80", Check: model.Check{Type: "http", ExpectStatus: []int{}}}
+	base := model.Job{Service: "s./A", Endpoint: "192.0.2.1", Datacenter: "fra", Target: "192.0.2.1:80", Check: &model.Check{Type: "http", ExpectStatus: []int{}}}
 	same := base
-	same.Check = Defaults(model.Check{Type: "http", Quorum: "any"}) // defaults and the quorum do not count
+	same.Check = new(Defaults(model.Check{Type: "http", Quorum: "any"})) // defaults and the quorum do not count
 	same.Datacenter = "ams"
 	if !sameProbe(base, same) {
 		t.Error("defaulted check with another quorum and data center is not the same probe")
@@ -101,6 +110,7 @@ func TestSameProbe(t *testing.T) {
 		func(j *model.Job) { j.Check.SkipVerify = true },
 	} {
 		j := base
+		j.Check = new(*base.Check) // the change must not reach base's
 		change(&j)
 		if sameProbe(base, j) {
 			t.Errorf("%+v counted as the same probe as %+v", j, base)

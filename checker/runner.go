@@ -158,9 +158,9 @@ func (r *Runner) SetJobs(jobs []model.Job) {
 			continue // kept
 		}
 		rj := &runJob{key: key, job: j, created: now}
-		c := Defaults(j.Check)
+		c := Defaults(j.CheckSpec())
 		rj.tracker = NewTracker(c.Rise, c.Fall)
-		p, err := New(j.Check, j.Target, r.cfg.Options)
+		p, err := New(j.CheckSpec(), j.Target, r.cfg.Options)
 		if err != nil {
 			rj.buildErr = err.Error()
 		} else {
@@ -179,7 +179,7 @@ func sameProbe(a, b model.Job) bool {
 	if a.Target != b.Target {
 		return false
 	}
-	ca, cb := Defaults(a.Check), Defaults(b.Check)
+	ca, cb := Defaults(a.CheckSpec()), Defaults(b.CheckSpec())
 	if !slices.Equal(ca.ExpectStatus, cb.ExpectStatus) {
 		return false
 	}
@@ -245,7 +245,7 @@ func (r *Runner) start(rj *runJob) {
 	rj.cancel = cancel
 	done := make(chan struct{})
 	rj.done = done
-	interval := Defaults(rj.job.Check).Interval.D()
+	interval := Defaults(rj.job.CheckSpec()).Interval.D()
 	p, clock := rj.probe, r.clock
 	r.spawn(func() {
 		Run(ctx, p, interval, interval, clock, func(at time.Time, res Result) { r.record(rj, at, res) })

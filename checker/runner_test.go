@@ -288,7 +288,7 @@ func toggled(t *testing.T) (target string, ok *atomic.Bool) {
 func testJob(svc, ep, dc, target, typ string, rise, fall int) model.Job {
 	return model.Job{
 		Service: svc, Endpoint: ep, Datacenter: dc, Target: target,
-		Check: Defaults(model.Check{Type: typ, Interval: model.Duration(testInterval), Rise: rise, Fall: fall, Path: "/" + ep}),
+		Check: new(Defaults(model.Check{Type: typ, Interval: model.Duration(testInterval), Rise: rise, Fall: fall, Path: "/" + ep})),
 	}
 }
 
@@ -502,6 +502,7 @@ func TestRunnerSetJobs(t *testing.T) {
 	a2 := a
 	a2.Datacenter = "ams"
 	b2 := b
+	b2.Check = new(*b.Check) // checks are shared: change a copy
 	b2.Check.Fall = 5
 	d := testJob("s./A", "192.0.2.4", "ams", tcpServer(t), "tcp", 2, 2)
 	h.r.SetJobs([]model.Job{d, b2, a2})
@@ -623,7 +624,7 @@ func TestRunnerRunWaitsForGoroutines(t *testing.T) {
 			returned.Store(true)
 		},
 	})
-	fast := model.Check{Type: "tcp", Interval: model.Duration(20 * time.Millisecond), Rise: 1}
+	fast := &model.Check{Type: "tcp", Interval: model.Duration(20 * time.Millisecond), Rise: 1}
 	target := tcpServer(t)
 	var jobs []model.Job
 	for i := range 5 {
@@ -679,7 +680,7 @@ func TestRunnerRunWaitsForGoroutines(t *testing.T) {
 
 func TestRunnerConcurrentSetJobs(t *testing.T) {
 	target := tcpServer(t)
-	fast := model.Check{Type: "tcp", Interval: model.Duration(20 * time.Millisecond), Rise: 1, Fall: 1}
+	fast := &model.Check{Type: "tcp", Interval: model.Duration(20 * time.Millisecond), Rise: 1, Fall: 1}
 	mk := func(prefix string, n int) []model.Job {
 		var jobs []model.Job
 		for i := range n {
@@ -758,7 +759,7 @@ func TestRunnerManyJobs(t *testing.T) {
 		jobs = append(jobs, model.Job{
 			Service: fmt.Sprintf("svc%d.example./A", i/50), Endpoint: fmt.Sprintf("192.0.2.%d", i%50), Datacenter: fmt.Sprint("dc", i%4),
 			Target: targets[i/50],
-			Check:  Defaults(model.Check{Type: "http", Path: fmt.Sprintf("/health/%d", i), Interval: model.Duration(time.Second), Rise: 1}),
+			Check:  new(Defaults(model.Check{Type: "http", Path: fmt.Sprintf("/health/%d", i), Interval: model.Duration(time.Second), Rise: 1})),
 		})
 	}
 	var mu sync.Mutex

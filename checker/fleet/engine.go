@@ -89,8 +89,9 @@ type Engine struct {
 	wake    chan struct{} // a report arrived: evaluate soon
 	running atomic.Bool
 
-	evalMu    sync.Mutex           // one Evaluate at a time
-	lastWrite map[string]time.Time // verdict name → last write without a change (under evalMu)
+	evalMu    sync.Mutex                // one Evaluate at a time
+	lastWrite map[endpointKey]time.Time // last write without a change (under evalMu)
+	memo      passMemo                  // the last full pass (under evalMu)
 
 	out *outbox
 
@@ -141,7 +142,7 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		st: cfg.Store, log: cfg.Logger, now: cfg.Now, client: cfg.HTTPClient,
 		backoff: append([]time.Duration(nil), cfg.Backoff...), every: cfg.EvalInterval, metrics: m,
-		wake: make(chan struct{}, 1), lastWrite: map[string]time.Time{},
+		wake: make(chan struct{}, 1), lastWrite: map[endpointKey]time.Time{},
 	}
 	e.out = newOutbox(DefaultQueueSize)
 	return e, nil

@@ -33,27 +33,53 @@ func EndpointObject(service, endpoint string) string {
 	return "endpoint/" + service + "/" + endpoint
 }
 
+// endpointKey identifies a job's endpoint (service key and address)
+// without building its verdict name: a pass looks up every job's votes
+// and verdict, and with 100,000 services that is 400,000 names a pass.
+type endpointKey struct{ service, endpoint string }
+
+// evalKinds are the kinds a pass reads; when none of them was written
+// since the last full pass, only the clock can change a verdict.
+var evalKinds = [...]model.Kind{model.KindService, model.KindChecker, model.KindVote, model.KindVerdict}
+
+// revisions are the kind revisions of evalKinds in one view, and that
+// view's store revision.
+type revisions struct {
+	known bool // the backend records kind revisions
+	kinds [len(evalKinds)]int64
+	store int64
+}
+
+func revisionsOf(tx store.Tx) revisions {
+	r := revisions{known: true, store: tx.Revision()}
+	for i, k := range evalKinds {
+		rev, ok := store.KindRevision(tx, k)
+		r.known = r.known && ok
+		r.kinds[i] = rev
+	}
+	return r
+}
+
 // inputs is what one evaluation reads, in one consistent view.
 type inputs struct {
+	revs     revisions
 	jobs     []model.Job
+	stale    time.Duration // staleAfter(jobs)
 	checkers map[string]model.Checker
-	votes    map[string][]model.Vote // by job key (service|endpoint)
-	orphans  []string                // names of votes no job or checker owns
-	verdicts map[string]model.Verdict
+	votes    map[endpointKey][]model.Vote // of known checkers
+	nvotes   int                          // how many votes holds
+	orphans  []string                     // names of votes no checker owns
+	verdicts map[endpointKey]model.Verdict
 	hooks    []model.Webhook
 }
 
 func (e *Engine) read(ctx context.Context) (*inputs, error) {
-	in := &inputs{checkers: map[string]model.Checker{}, votes: map[string][]model.Vote{}, verdicts: map[string]model.Verdict{}}
+	in := &inputs{checkers: map[string]model.Checker{}, votes: map[endpointKey][]model.Vote{}, verdicts: map[endpointKey]model.Verdict{}}
 	err := e.st.View(ctx, func(tx store.Tx) error {
-		jobs, _, err := e.jobsIn(tx)
-		if err != nil {
+		in.revs = revisionsOf(tx)
+		var err error
+		if in.jobs, in.stale, err = e.jobsAndStale(tx); err != nil {
 			return err
-		}
-		in.jobs = jobs
-		isJob := make(map[string]bool, len(in.jobs))
-		for _, j := range in.jobs {
-			isJob[j.JobKey()] = true
 		}
 		checkers, err := store.List[model.Checker](tx)
 		if err != nil {
@@ -67,24 +93,87 @@ func (e *Engine) read(ctx context.Context) (*inputs, error) {
 			return err
 		}
 		for _, v := range votes {
-			key := model.VerdictName(v.Service, v.Endpoint)
-			if _, ok := in.checkers[v.Checker]; !ok || !isJob[key] {
+			if _, ok := in.checkers[v.Checker]; !ok {
 				in.orphans = append(in.orphans, v.ObjectName())
 				continue
 			}
+			key := endpointKey{v.Service, v.Endpoint}
 			in.votes[key] = append(in.votes[key], v)
+			in.nvotes++
 		}
 		verdicts, err := store.List[model.Verdict](tx)
 		if err != nil {
 			return err
 		}
 		for _, v := range verdicts {
-			in.verdicts[v.ObjectName()] = v
+			in.verdicts[endpointKey{v.Service, v.Endpoint}] = v
 		}
 		in.hooks, err = store.List[model.Webhook](tx)
 		return err
 	})
 	return in, err
+}
+
+// unowned returns, after a pass over in.jobs that consumed votes and
+// matched verdicts of them, the names of the votes and the verdicts
+// whose endpoint is no job (it is gone, or lost its check). The set of
+// job keys is built only when the counts say some exist, after a
+// change of the services: not at every pass.
+func unowned(in *inputs, votes, verdicts int) (orphans []string, gone []model.Verdict) {
+	if votes == in.nvotes && verdicts == len(in.verdicts) {
+		return nil, nil
+	}
+	isJob := make(map[endpointKey]bool, len(in.jobs))
+	for i := range in.jobs {
+		isJob[endpointKey{in.jobs[i].Service, in.jobs[i].Endpoint}] = true
+	}
+	for key, vs := range in.votes {
+		if !isJob[key] {
+			for i := range vs {
+				orphans = append(orphans, vs[i].ObjectName())
+			}
+		}
+	}
+	for key, v := range in.verdicts {
+		if !isJob[key] {
+			gone = append(gone, v)
+		}
+	}
+	slices.Sort(orphans)
+	slices.SortFunc(gone, func(a, b model.Verdict) int { return strings.Compare(a.ObjectName(), b.ObjectName()) })
+	return orphans, gone
+}
+
+// passMemo is what the last full pass saw (under evalMu): the revisions
+// it read and the last instant before the clock alone changes a
+// decision (a fresh vote goes stale, a deferred refresh falls due).
+// Until then, a pass whose kinds were not written has nothing to do.
+type passMemo struct {
+	valid    bool
+	revs     revisions
+	at, due  time.Time
+	checkers map[string]model.Checker // for the gauges of skipped passes
+	stale    time.Duration
+}
+
+// fullPassEvery bounds how long passes are skipped: a safety net for
+// what the revisions and deadlines do not see, such as a clock stepped
+// back.
+const fullPassEvery = UpdateEvery
+
+// unchanged reports whether a pass at now can be skipped: the backend
+// records kind revisions, none of evalKinds was written since the last
+// full pass, no deadline passed, and that pass is recent.
+func (e *Engine) unchanged(ctx context.Context, now time.Time) bool {
+	m := &e.memo
+	if !m.valid || now.Before(m.at) || now.After(m.due) || now.Sub(m.at) >= fullPassEvery {
+		return false
+	}
+	var revs revisions
+	if err := e.st.View(ctx, func(tx store.Tx) error { revs = revisionsOf(tx); return nil }); err != nil {
+		return false
+	}
+	return revs.known && revs.kinds == m.revs.kinds && revs.store >= m.revs.store
 }
 
 // outcome is what one evaluation decided for one endpoint.
@@ -116,31 +205,35 @@ func (e *Engine) Evaluate(ctx context.Context) ([]Change, error) {
 	e.evalMu.Lock()
 	defer e.evalMu.Unlock()
 	now := e.now().UTC()
+	if e.unchanged(ctx, now) {
+		e.observeCheckers(e.memo.checkers, e.memo.stale, now)
+		return nil, nil
+	}
 	in, err := e.read(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var plan []outcome
-	live := map[string]bool{}
-	for _, j := range in.jobs {
-		key := j.JobKey()
-		live[key] = true
-		o, ok := e.decide(j, in, now)
-		if ok {
+	due := now.Add(fullPassEvery)
+	votes, verdicts := 0, 0 // consumed by jobs
+	for i := range in.jobs {
+		j := &in.jobs[i]
+		key := endpointKey{j.Service, j.Endpoint}
+		votes += len(in.votes[key])
+		if _, ok := in.verdicts[key]; ok {
+			verdicts++
+		}
+		if o, ok := e.decide(j, key, in, now, &due); ok {
 			plan = append(plan, o)
 		}
 	}
-	var gone []model.Verdict
-	for name, v := range in.verdicts {
-		if !live[name] {
-			gone = append(gone, v)
-		}
-	}
-	slices.SortFunc(gone, func(a, b model.Verdict) int { return strings.Compare(a.ObjectName(), b.ObjectName()) })
+	orphans, gone := unowned(in, votes, verdicts)
+	orphans = append(in.orphans, orphans...)
+	wrote := len(plan) > 0 || len(gone) > 0 || len(orphans) > 0
 
 	var changes []Change
-	if len(plan) > 0 || len(gone) > 0 || len(in.orphans) > 0 {
-		var written []string
+	if wrote {
+		var written []endpointKey
 		_, err = e.st.Update(ctx, func(tx store.Tx) error {
 			changes, written = changes[:0], written[:0]
 			for _, o := range plan {
@@ -155,7 +248,7 @@ func (e *Engine) Evaluate(ctx context.Context) ([]Change, error) {
 				if err := store.Put(tx, &v, 0); err != nil {
 					return err
 				}
-				written = append(written, v.ObjectName())
+				written = append(written, endpointKey{v.Service, v.Endpoint})
 				if !o.change {
 					continue
 				}
@@ -171,7 +264,7 @@ func (e *Engine) Evaluate(ctx context.Context) ([]Change, error) {
 					return err
 				}
 			}
-			for _, name := range in.orphans {
+			for _, name := range orphans {
 				if err := tx.Delete(model.KindVote, name); err != nil && !errors.Is(err, store.ErrNotFound) {
 					return err
 				}
@@ -181,11 +274,11 @@ func (e *Engine) Evaluate(ctx context.Context) ([]Change, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, name := range written {
-			e.lastWrite[name] = now
+		for _, key := range written {
+			e.lastWrite[key] = now
 		}
 		for _, v := range gone {
-			delete(e.lastWrite, v.ObjectName())
+			delete(e.lastWrite, endpointKey{v.Service, v.Endpoint})
 		}
 	}
 	for _, c := range changes {
@@ -197,14 +290,19 @@ func (e *Engine) Evaluate(ctx context.Context) ([]Change, error) {
 			e.enqueue(h, c)
 		}
 	}
-	e.observeCheckers(in, now)
+	// What this pass wrote moves the verdict revision: the next pass is
+	// a full one, and finds nothing more to do.
+	e.memo = passMemo{valid: in.revs.known, revs: in.revs, at: now, due: due, checkers: in.checkers, stale: in.stale}
+	e.observeCheckers(in.checkers, in.stale, now)
 	return changes, nil
 }
 
 // decide computes the verdict of job j and whether it must be written.
-func (e *Engine) decide(j model.Job, in *inputs, now time.Time) (outcome, bool) {
-	key := j.JobKey()
-	age := maxAge(j)
+// It lowers *due to the last instant at which the clock alone leaves its
+// decision as it is: before a fresh vote goes stale, or a refresh
+// deferred by UpdateEvery falls due.
+func (e *Engine) decide(j *model.Job, key endpointKey, in *inputs, now time.Time, due *time.Time) (outcome, bool) {
+	age := maxAge(*j)
 	var ballots, counted []model.Vote
 	for _, v := range in.votes[key] {
 		c := in.checkers[v.Checker]
@@ -222,33 +320,45 @@ func (e *Engine) decide(j model.Job, in *inputs, now time.Time) (outcome, bool) 
 			b.Health = model.HealthUnknown
 		}
 		ballots = append(ballots, b)
-		if now.Sub(b.At) <= age && (b.Health == model.HealthUp || b.Health == model.HealthDown) {
+		if now.Sub(b.At) > age {
+			continue
+		}
+		if stale := b.At.Add(age); stale.Before(*due) {
+			*due = stale
+		}
+		if b.Health == model.HealthUp || b.Health == model.HealthDown {
 			cv := v
 			cv.Meta = model.Meta{}
 			counted = append(counted, cv)
 		}
 	}
 	slices.SortFunc(counted, func(a, b model.Vote) int { return strings.Compare(a.Checker, b.Checker) })
-	health, reason := checker.Verdict(ballots, string(j.Check.Quorum), now, age)
+	health, reason := checker.Verdict(ballots, string(j.CheckSpec().Quorum), now, age)
 
 	old, had := in.verdicts[key]
 	before := model.HealthUnknown
 	if had {
 		before = old.Health
 	}
-	next := &model.Verdict{
+	next := model.Verdict{
 		Meta:    model.Meta{ManagedBy: Actor},
 		Service: j.Service, Endpoint: j.Endpoint, Datacenter: j.Datacenter,
 		Health: health, Since: now, Reason: reason, Load: meanLoad(counted), Votes: counted,
 	}
 	if health != before {
-		return outcome{verdict: next, before: before, change: true}, true
+		return outcome{verdict: &next, before: before, change: true}, true
 	}
-	if !had || !material(&old, next) || now.Sub(e.lastWrite[key]) < UpdateEvery {
+	if !had || !material(&old, &next) {
+		return outcome{}, false
+	}
+	if last := e.lastWrite[key]; now.Sub(last) < UpdateEvery {
+		if at := last.Add(UpdateEvery - 1); at.Before(*due) {
+			*due = at
+		}
 		return outcome{}, false
 	}
 	next.Since = old.Since
-	return outcome{verdict: next, before: before}, true
+	return outcome{verdict: &next, before: before}, true
 }
 
 // stillBefore reports whether the stored verdict of o is still the one o

@@ -21,7 +21,10 @@ func jobsOf(services []model.Service) ([]model.Job, []error) {
 // maxAge is how long a job's votes stay fresh after their checker's last
 // report.
 func maxAge(j model.Job) time.Duration {
-	iv := j.Check.Interval.D()
+	var iv time.Duration
+	if j.Check != nil {
+		iv = j.Check.Interval.D()
+	}
 	if iv <= 0 {
 		iv = checker.DefaultInterval
 	}
@@ -40,12 +43,24 @@ type jobCache struct {
 	atRev int64 // the store revision it was read at
 	jobs  []model.Job
 	errs  []error
+	stale time.Duration // staleAfter(jobs)
 }
 
 // jobsIn returns the check list of the services in tx, shared and not to
 // be modified: from the cache when the services were not written since
 // it was filled, else decoded and cached.
 func (e *Engine) jobsIn(tx store.Tx) ([]model.Job, []error, error) {
+	jobs, errs, _, err := e.jobsCached(tx)
+	return jobs, errs, err
+}
+
+// jobsAndStale is jobsIn with staleAfter of the jobs, also cached.
+func (e *Engine) jobsAndStale(tx store.Tx) ([]model.Job, time.Duration, error) {
+	jobs, _, stale, err := e.jobsCached(tx)
+	return jobs, stale, err
+}
+
+func (e *Engine) jobsCached(tx store.Tx) ([]model.Job, []error, time.Duration, error) {
 	kind, known := store.KindRevision(tx, model.KindService)
 	c := &e.jobCache
 	if known {
@@ -53,21 +68,22 @@ func (e *Engine) jobsIn(tx store.Tx) ([]model.Job, []error, error) {
 		// A store revision below the cache's is another store's history
 		// (an etcd prefix rebuilt from scratch): read again.
 		if c.valid && c.kind == kind && tx.Revision() >= c.atRev {
-			jobs, errs := c.jobs, c.errs
+			jobs, errs, stale := c.jobs, c.errs, c.stale
 			c.mu.Unlock()
-			return jobs, errs, nil
+			return jobs, errs, stale, nil
 		}
 		c.mu.Unlock()
 	}
 	services, err := store.List[model.Service](tx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	jobs, errs := jobsOf(services)
+	stale := staleAfter(jobs)
 	if known {
 		c.mu.Lock()
-		c.valid, c.kind, c.atRev, c.jobs, c.errs = true, kind, tx.Revision(), jobs, errs
+		c.valid, c.kind, c.atRev, c.jobs, c.errs, c.stale = true, kind, tx.Revision(), jobs, errs, stale
 		c.mu.Unlock()
 	}
-	return jobs, errs, nil
+	return jobs, errs, stale, nil
 }

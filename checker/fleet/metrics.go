@@ -89,11 +89,10 @@ func checkerState(c model.Checker, now time.Time, stale time.Duration) string {
 }
 
 // observeCheckers sets the checker gauges from one evaluation's view.
-func (e *Engine) observeCheckers(in *inputs, now time.Time) {
-	stale := staleAfter(in.jobs)
+func (e *Engine) observeCheckers(checkers map[string]model.Checker, stale time.Duration, now time.Time) {
 	counts := map[string]int{}
 	e.metrics.lastReport.Reset() // drop the series of deleted checkers
-	for _, c := range in.checkers {
+	for _, c := range checkers {
 		counts[checkerState(c, now, stale)]++
 		e.metrics.lastReport.WithLabelValues(c.Name).Set(max(0, now.Sub(c.LastSeen).Seconds()))
 	}
@@ -141,6 +140,7 @@ func (m *ProbeMetrics) Observe(job model.Job, up bool, latency time.Duration) {
 	if up {
 		result = "up"
 	}
-	m.probes.WithLabelValues(job.Check.Type, result).Inc()
-	m.duration.WithLabelValues(job.Check.Type).Observe(latency.Seconds())
+	typ := job.CheckSpec().Type
+	m.probes.WithLabelValues(typ, result).Inc()
+	m.duration.WithLabelValues(typ).Observe(latency.Seconds())
 }

@@ -102,9 +102,9 @@ func (e *Engine) Record(ctx context.Context, rep model.Report) error {
 		if err != nil {
 			return err
 		}
-		isJob := make(map[string]bool, len(jobs))
-		for _, j := range jobs {
-			isJob[j.JobKey()] = true
+		isJob := make(map[endpointKey]bool, len(jobs))
+		for i := range jobs {
+			isJob[endpointKey{jobs[i].Service, jobs[i].Endpoint}] = true
 		}
 
 		old, err := store.Get[model.Checker](tx, name)
@@ -139,7 +139,7 @@ func (e *Engine) Record(ctx context.Context, rep model.Report) error {
 		}
 
 		for _, v := range votes {
-			if !isJob[model.VerdictName(v.Service, v.Endpoint)] {
+			if !isJob[endpointKey{v.Service, v.Endpoint}] {
 				continue
 			}
 			stored, err := store.Get[model.Vote](tx, v.ObjectName())

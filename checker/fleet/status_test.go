@@ -66,8 +66,8 @@ func TestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pm.Observe(model.Job{Check: model.Check{Type: "http"}}, true, 3*time.Millisecond)
-	pm.Observe(model.Job{Check: model.Check{Type: "http"}}, false, 2*time.Second)
+	pm.Observe(model.Job{Check: &model.Check{Type: "http"}}, true, 3*time.Millisecond)
+	pm.Observe(model.Job{Check: &model.Check{Type: "http"}}, false, 2*time.Second)
 
 	env.report("c1", false, down(fra1, "refused"), up(fra2))
 	env.report("c2", true, up(fra1))

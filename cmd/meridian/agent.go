@@ -199,7 +199,7 @@ func (a *agent) poll(ctx context.Context) {
 func pollInterval(jobs []model.Job) time.Duration {
 	d := agentIdlePoll
 	for _, j := range jobs {
-		if iv := j.Check.Interval.D(); iv > 0 && iv < d {
+		if iv := j.CheckSpec().Interval.D(); iv > 0 && iv < d {
 			d = iv
 		}
 	}
