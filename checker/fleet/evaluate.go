@@ -340,15 +340,19 @@ func (e *Engine) decide(j *model.Job, key endpointKey, in *inputs, now time.Time
 	if had {
 		before = old.Health
 	}
-	next := model.Verdict{
-		Meta:    model.Meta{ManagedBy: Actor},
-		Service: j.Service, Endpoint: j.Endpoint, Datacenter: j.Datacenter,
-		Health: health, Since: now, Reason: reason, Load: meanLoad(counted), Votes: counted,
+	// The verdict is built only to be written: a pass over 400,000
+	// endpoints that changes nothing must not allocate 400,000 of them.
+	next := func() *model.Verdict {
+		return &model.Verdict{
+			Meta:    model.Meta{ManagedBy: Actor},
+			Service: j.Service, Endpoint: j.Endpoint, Datacenter: j.Datacenter,
+			Health: health, Since: now, Reason: reason, Load: meanLoad(counted), Votes: counted,
+		}
 	}
 	if health != before {
-		return outcome{verdict: &next, before: before, change: true}, true
+		return outcome{verdict: next(), before: before, change: true}, true
 	}
-	if !had || !material(&old, &next) {
+	if !had || !material(&old, j.Datacenter, meanLoad(counted), counted) {
 		return outcome{}, false
 	}
 	if last := e.lastWrite[key]; now.Sub(last) < UpdateEvery {
@@ -357,8 +361,9 @@ func (e *Engine) decide(j *model.Job, key endpointKey, in *inputs, now time.Time
 		}
 		return outcome{}, false
 	}
-	next.Since = old.Since
-	return outcome{verdict: &next, before: before}, true
+	v := next()
+	v.Since = old.Since
+	return outcome{verdict: v, before: before}, true
 }
 
 // stillBefore reports whether the stored verdict of o is still the one o
@@ -420,21 +425,22 @@ func meanLoad(votes []model.Vote) *float64 {
 	return &m
 }
 
-// material reports whether next differs from the stored verdict enough to
-// be written although its health is the same: the load moved by LoadStep
-// (or appeared or vanished), the counted votes differ in checker, health
-// or error, or the data center changed.
-func material(old, next *model.Verdict) bool {
+// material reports whether a verdict of data center dc, mean load and
+// counted votes differs from the stored verdict enough to be written
+// although its health is the same: the load moved by LoadStep (or
+// appeared or vanished), the counted votes differ in checker, health or
+// error, or the data center changed.
+func material(old *model.Verdict, dc string, load *float64, votes []model.Vote) bool {
 	switch {
-	case (old.Load == nil) != (next.Load == nil):
+	case (old.Load == nil) != (load == nil):
 		return true
-	case old.Load != nil && math.Abs(*old.Load-*next.Load) >= LoadStep-1e-9:
+	case old.Load != nil && math.Abs(*old.Load-*load) >= LoadStep-1e-9:
 		return true
-	case old.Datacenter != next.Datacenter || len(old.Votes) != len(next.Votes):
+	case old.Datacenter != dc || len(old.Votes) != len(votes):
 		return true
 	}
 	for i := range old.Votes {
-		a, b := old.Votes[i], next.Votes[i]
+		a, b := old.Votes[i], votes[i]
 		if a.Checker != b.Checker || a.Health != b.Health || a.Error != b.Error {
 			return true
 		}
