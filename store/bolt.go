@@ -27,6 +27,10 @@ type BoltOptions struct {
 	// LockTimeout is how long to wait for another process to release the
 	// data file before failing with ErrLocked. Zero means DefaultLockTimeout.
 	LockTimeout time.Duration
+	// ReleaseEvery is how often the pages that reads mapped into the
+	// process are given back (ReleasePages), when transactions ran since
+	// the last time. Zero means DefaultReleaseEvery; negative, never.
+	ReleaseEvery time.Duration
 }
 
 // Bolt is the default Store: one bbolt file in the data directory. One
@@ -40,6 +44,8 @@ type Bolt struct {
 	path   string
 	closed atomic.Bool
 	hub    watchHub
+	txs    atomic.Int64  // transactions ended, for releaseLoop
+	stop   chan struct{} // closed by Close: ends releaseLoop
 }
 
 var _ Store = (*Bolt)(nil)
@@ -65,8 +71,14 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	b := &Bolt{db: db, path: path}
+	b := &Bolt{db: db, path: path, stop: make(chan struct{})}
 	b.hub.init()
+	if opts.ReleaseEvery == 0 {
+		opts.ReleaseEvery = DefaultReleaseEvery
+	}
+	if opts.ReleaseEvery > 0 {
+		go b.releaseLoop(opts.ReleaseEvery, b.stop)
+	}
 	return b, nil
 }
 
@@ -78,6 +90,7 @@ func (b *Bolt) View(ctx context.Context, fn func(Tx) error) error {
 	if err := b.usable(ctx); err != nil {
 		return err
 	}
+	defer b.txs.Add(1)
 	err := b.db.View(func(btx *bolt.Tx) error {
 		rev, err := readRevision(btx)
 		if err != nil {
@@ -97,6 +110,7 @@ func (b *Bolt) Update(ctx context.Context, fn func(Tx) error) (int64, error) {
 	if err := b.usable(ctx); err != nil {
 		return 0, err
 	}
+	defer b.txs.Add(1)
 	btx, err := b.db.Begin(true)
 	if err != nil {
 		return 0, b.mapErr(err)
@@ -160,6 +174,7 @@ func (b *Bolt) Close() error {
 		return ErrClosed
 	}
 	b.hub.close()
+	close(b.stop)
 	if err := b.db.Close(); err != nil {
 		return fmt.Errorf("store: closing %s: %w", b.path, err)
 	}
