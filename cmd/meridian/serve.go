@@ -132,6 +132,11 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		})
 	}
 
+	g.Go(func() error {
+		trimMemory(gctx, trimEvery, trimOver)
+		return nil
+	})
+
 	ready.Store(true)
 	// Start-up (a reconcile of the state file, the first read of the
 	// store, the first build) allocates several times the live heap: with
