@@ -81,7 +81,8 @@ var fallbackModes = [3]string{fallbackAll.String(), fallbackNone.String(), fallb
 // answered (zone ""). Its cells are allocated per rcode on first use: a
 // row is small until its names see unusual rcodes.
 type row struct {
-	zone, service string
+	zone, service string // labels: the zone, "name/type" of a service
+	key           rowKey
 	refs          int // tables that use the row; guarded by Metrics.mu
 	cells         [nRcodes]atomic.Pointer[cellBlock]
 	// fallbacks count the service's decisions in which nothing was
@@ -122,9 +123,13 @@ type dcRow struct {
 type snapStats struct {
 	m      *Metrics
 	noZone *row
-	zones  []*row   // by zone.idx: static answers
-	svcs   []*row   // by service.idx
-	dcs    []*dcRow // by datacenter.idx
+	zones  []*row // by zone.idx: static answers
+	// svcs are the rows of the services, by service.idx, each made at
+	// its service's first count (svcRow): with 100,000 services, rows
+	// for all of them would hold 23 MiB, mostly for names never asked.
+	svcs     []atomic.Pointer[row]
+	detached bool     // the snapshot is no longer served; guarded by Metrics.mu
+	dcs      []*dcRow // by datacenter.idx
 }
 
 // count counts one response: the row of the service that answered the
@@ -133,7 +138,7 @@ func (st *snapStats) count(req, m *dns.Msg, tcp bool, q *query) {
 	r := st.noZone
 	switch {
 	case q.svc != nil:
-		r = st.svcs[q.svc.idx]
+		r = st.svcRow(q.svc)
 	case q.zone != nil:
 		r = st.zones[q.zone.idx]
 	}
@@ -205,13 +210,41 @@ func answeredBefore(c []cand, dc *datacenter) bool {
 
 // fallback counts a decision of svc in which nothing was healthy.
 func (st *snapStats) fallback(svc *service, fb fallbackMode, rec *countRecord) {
-	st.svcs[svc.idx].fallbacks[fb].Add(1)
+	r := st.svcRow(svc)
+	r.fallbacks[fb].Add(1)
 	if rec != nil {
-		rec.fallback, rec.fb = st.svcs[svc.idx], fb
+		rec.fallback, rec.fb = r, fb
 	}
 }
 
-type rowKey struct{ zone, service string }
+// svcRow is the row of svc, made at its first count.
+func (st *snapStats) svcRow(svc *service) *row {
+	if r := st.svcs[svc.idx].Load(); r != nil {
+		return r
+	}
+	m := st.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r := st.svcs[svc.idx].Load(); r != nil {
+		return r
+	}
+	k := rowKey{svc.zone, svc.name, svc.typ}
+	if st.detached {
+		// A query still answered from a snapshot already replaced: it
+		// counts in the row the served snapshots use, if there is one,
+		// and a row nothing holds cannot outlive them.
+		if r := m.rows[k]; r != nil {
+			return r
+		}
+		return &row{}
+	}
+	r := m.row(k)
+	st.svcs[svc.idx].Store(r)
+	return r
+}
+
+// rowKey identifies a row: a zone's (name and typ empty) or a service's.
+type rowKey struct{ zone, name, typ string }
 
 // attach makes snap's rows, creating those that do not exist yet; a nil
 // snap has only the row of no zone.
@@ -224,11 +257,15 @@ func (m *Metrics) attach(snap *Snapshot) *snapStats {
 	defer m.mu.Unlock()
 	st.zones = make([]*row, len(snap.names))
 	for i, apex := range snap.names {
-		st.zones[i] = m.row(apex, "")
+		st.zones[i] = m.row(rowKey{zone: apex})
 	}
-	st.svcs = make([]*row, len(snap.services))
+	// A service counted under an earlier snapshot goes on in its row.
+	st.svcs = make([]atomic.Pointer[row], len(snap.services))
 	for i, svc := range snap.services {
-		st.svcs[i] = m.row(svc.zone, svc.name+"/"+svc.typ)
+		if r := m.rows[rowKey{svc.zone, svc.name, svc.typ}]; r != nil {
+			r.refs++
+			st.svcs[i].Store(r)
+		}
 	}
 	st.dcs = make([]*dcRow, len(snap.dcList))
 	for i, dc := range snap.dcList {
@@ -243,11 +280,13 @@ func (m *Metrics) attach(snap *Snapshot) *snapStats {
 	return st
 }
 
-func (m *Metrics) row(zone, service string) *row {
-	k := rowKey{zone, service}
+func (m *Metrics) row(k rowKey) *row {
 	r := m.rows[k]
 	if r == nil {
-		r = &row{zone: zone, service: service}
+		r = &row{zone: k.zone, key: k}
+		if k.name != "" {
+			r.service = k.name + "/" + k.typ
+		}
 		m.rows[k] = r
 	}
 	r.refs++
@@ -264,11 +303,18 @@ func (m *Metrics) detach(st *snapStats) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, rows := range [][]*row{st.zones, st.svcs} {
-		for _, r := range rows {
-			if r.refs--; r.refs == 0 {
-				delete(m.rows, rowKey{r.zone, r.service})
-			}
+	st.detached = true
+	release := func(r *row) {
+		if r.refs--; r.refs == 0 {
+			delete(m.rows, r.key)
+		}
+	}
+	for _, r := range st.zones {
+		release(r)
+	}
+	for i := range st.svcs {
+		if r := st.svcs[i].Load(); r != nil {
+			release(r)
 		}
 	}
 	for _, d := range st.dcs {

@@ -181,3 +181,42 @@ func TestMetricsAnswersPerDatacenter(t *testing.T) {
 		t.Errorf("%d data center series, want 70", len(got))
 	}
 }
+
+// TestMetricsRowsOnFirstQuery: a service has a row from its first query
+// on, not from the snapshot's start; a query answered from a snapshot
+// already replaced leaves no row behind.
+func TestMetricsRowsOnFirstQuery(t *testing.T) {
+	m, _ := newMetrics(t)
+	s := New(Config{Metrics: m})
+	old := buildState(t, metricsState(t), nil)
+	s.Swap(old)
+	serviceRows := func() int {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		n := 0
+		for k := range m.rows {
+			if k.name != "" {
+				n++
+			}
+		}
+		return n
+	}
+	if n := serviceRows(); n != 0 {
+		t.Fatalf("%d service rows before any query, want 0", n)
+	}
+	serveN(t, s, "failover.gslb.example.test. A", 2)
+	if n := serviceRows(); n != 1 {
+		t.Fatalf("%d service rows after querying one service, want 1", n)
+	}
+	stats := s.cur.Load().stats // the old snapshot's rows, as a query in flight holds them
+	s.Swap(buildState(t, metricsState(t), nil))
+	if n := serviceRows(); n != 1 {
+		t.Fatalf("%d service rows after a swap, want the queried one", n)
+	}
+	for _, svc := range old.services {
+		stats.svcRow(svc).add(0, 0, 0)
+	}
+	if n := serviceRows(); n != 1 {
+		t.Fatalf("%d service rows after counting in a replaced snapshot, want 1", n)
+	}
+}

@@ -167,7 +167,8 @@ func (cur *served) answers() *answerCache {
 // Swap makes snap the snapshot that answers every query from now on. Queries
 // being answered finish with the one they started with. A nil snap makes
 // every query REFUSED. With Metrics, Swap resolves the snapshot's counter
-// rows (off the query path) and releases those of the snapshot it
+// rows (off the query path; a service's row is made at its first query,
+// and kept by the snapshots after) and releases those of the snapshot it
 // replaces.
 func (s *Server) Swap(snap *Snapshot) {
 	cur := &served{snap: snap, cacheLimit: s.cfg.AnswerCacheSize}
