@@ -49,7 +49,10 @@ func newCache(size int) *cache {
 	c := &cache{shards: make([]shard, n), mask: uint64(n - 1)}
 	per := (size + n - 1) / n
 	for i := range c.shards {
-		c.shards[i].m = make(map[netip.Prefix]*entry, min(per, 1024))
+		// No size hint: a map of 65,536 entries made up front holds 12
+		// MiB before the first query, and most servers see far fewer
+		// client networks.
+		c.shards[i].m = make(map[netip.Prefix]*entry)
 		c.shards[i].max = per
 	}
 	return c
