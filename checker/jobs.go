@@ -22,6 +22,16 @@ func Jobs(services []model.Service) ([]model.Job, []error) {
 	var jobs []model.Job
 	var errs []error
 	checks := map[string]*model.Check{} // by their JSON: shared by the jobs that have them
+	// Data center names and check targets repeat across services; each
+	// decoded copy would stay alive as long as the list does.
+	strs := map[string]string{}
+	intern := func(s string) string {
+		if v, ok := strs[s]; ok {
+			return v
+		}
+		strs[s] = s
+		return s
+	}
 	for i := range services {
 		svc := &services[i]
 		if svc.Check == nil {
@@ -30,10 +40,11 @@ func Jobs(services []model.Service) ([]model.Job, []error) {
 		key := svc.ObjectName()
 		check := Defaults(*svc.Check)
 		check.ExpectStatus = slices.Clone(check.ExpectStatus) // shared with no service
-		shared := checks[checkKey(&check)]
+		ck := checkKey(&check)
+		shared := checks[ck]
 		if shared == nil {
 			shared = &check
-			checks[checkKey(&check)] = shared
+			checks[ck] = shared
 		}
 		seen := make(map[string]bool, len(svc.Endpoints))
 		for _, ep := range svc.Endpoints {
@@ -50,8 +61,8 @@ func Jobs(services []model.Service) ([]model.Job, []error) {
 			jobs = append(jobs, model.Job{
 				Service:    key,
 				Endpoint:   ep.Address,
-				Datacenter: ep.Datacenter,
-				Target:     target,
+				Datacenter: intern(ep.Datacenter),
+				Target:     intern(target),
 				Check:      shared,
 			})
 		}
