@@ -7,7 +7,7 @@ PKGS     := ./...
 FUZZTIME ?= 30s
 SOAKTIME ?= 60s
 
-.PHONY: all build run test vet lint bench bench-dns fuzz soak cover clean web-vendor
+.PHONY: all build run test vet lint bench bench-dns bench-scale fuzz soak cover clean web-vendor
 
 all: build
 
@@ -40,6 +40,10 @@ bench:
 ## bench-dns: Meridian, gdnsd and Knot serving the same zone (static, geo by ECS, health-checked), each pinned to CPU 0 with dnsperf on CPU 1, ROUNDS (default 3) interleaved rounds; prints per query type median QPS, server CPU µs per query, loss, p50/p99 at a fixed rate, RSS and the ratios to gdnsd (installs dnsperf, gdnsd, knot; about 11 minutes; not part of make test)
 bench-dns:
 	GO='$(GO)' .ci/bench-dns
+
+## bench-scale: one `meridian serve` with SERVICES (default 100,000) geo services at rest: start to ready, peak RSS, RSS (anonymous and mapped file) at ready and 30/60/120 s later, idle CPU; CHECKS=1 checks every endpoint (about 3 minutes; not part of make test)
+bench-scale:
+	GO='$(GO)' .ci/bench-scale
 
 ## fuzz: every fuzz target (.ci/fuzz finds them), one after another, each for FUZZTIME (default 30s); prints how long each ran and what it found, fails when any finds a crasher (not part of make test)
 fuzz:
