@@ -35,6 +35,7 @@ type Metrics struct {
 	mu      sync.Mutex // guards the fields below; never taken by a query
 	servers []*Server
 	rows    map[rowKey]*row
+	live    []*snapStats // attached and not yet detached: the served snapshots' tables
 	dcs     map[string]*dcRow
 }
 
@@ -196,10 +197,10 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range rows {
 		var v [nRcodes][len(transports)][nTypes]uint64
 		r.load(&v)
-		m.emitQueries(ch, r.zone, r.service, &v)
+		m.emitQueries(ch, r.key.zone, r.service, &v)
 		for fb, name := range fallbackModes {
 			if n := r.fallbacks[fb].Load(); n > 0 {
-				ch <- prometheus.MustNewConstMetric(m.fallbacks, prometheus.CounterValue, float64(n), r.zone, r.service, name)
+				ch <- prometheus.MustNewConstMetric(m.fallbacks, prometheus.CounterValue, float64(n), r.key.zone, r.service, name)
 			}
 		}
 	}

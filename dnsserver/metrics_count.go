@@ -1,6 +1,7 @@
 package dnsserver
 
 import (
+	"slices"
 	"sync/atomic"
 
 	"github.com/miekg/dns"
@@ -81,10 +82,10 @@ var fallbackModes = [3]string{fallbackAll.String(), fallbackNone.String(), fallb
 // answered (zone ""). Its cells are allocated per rcode on first use: a
 // row is small until its names see unusual rcodes.
 type row struct {
-	zone, service string // labels: the zone, "name/type" of a service
-	key           rowKey
-	refs          int // tables that use the row; guarded by Metrics.mu
-	cells         [nRcodes]atomic.Pointer[cellBlock]
+	key     rowKey // key.zone is the zone label
+	service string // the service label, "name/type"; "" for a zone's row
+	refs    int    // tables that use the row; guarded by Metrics.mu
+	cells   [nRcodes]atomic.Pointer[cellBlock]
 	// fallbacks count the service's decisions in which nothing was
 	// healthy, by fallbackMode.
 	fallbacks [len(fallbackModes)]atomic.Uint64
@@ -128,7 +129,8 @@ type snapStats struct {
 	// its service's first count (svcRow): with 100,000 services, rows
 	// for all of them would hold 23 MiB, mostly for names never asked.
 	svcs     []atomic.Pointer[row]
-	detached bool     // the snapshot is no longer served; guarded by Metrics.mu
+	detached bool // the snapshot is no longer served; guarded by Metrics.mu
+	snap     *Snapshot
 	dcs      []*dcRow // by datacenter.idx
 }
 
@@ -229,32 +231,59 @@ func (st *snapStats) svcRow(svc *service) *row {
 		return r
 	}
 	k := rowKey{svc.zone, svc.name, svc.typ}
-	if st.detached {
-		// A query still answered from a snapshot already replaced: it
-		// counts in the row the served snapshots use, if there is one,
-		// and a row nothing holds cannot outlive them.
-		if r := m.rows[k]; r != nil {
+	if !st.detached {
+		r := m.row(k)
+		st.svcs[svc.idx].Store(r)
+		return r
+	}
+	// A query still answered from a snapshot already replaced counts in
+	// the row of a served snapshot that has the service, made for it now
+	// if none was yet: the count must not be lost in a swap. When no
+	// served snapshot has the service, nothing would hold a row, and the
+	// count goes with the service.
+	if r := m.rows[k]; r != nil {
+		return r
+	}
+	for _, live := range m.live {
+		if s := live.snap.serviceNamed(k); s != nil {
+			r := m.row(k)
+			live.svcs[s.idx].Store(r)
 			return r
 		}
-		return &row{}
 	}
-	r := m.row(k)
-	st.svcs[svc.idx].Store(r)
-	return r
+	return &row{}
 }
 
 // rowKey identifies a row: a zone's (name and typ empty) or a service's.
 type rowKey struct{ zone, name, typ string }
 
+// serviceNamed is the snapshot's service of k's zone, name and type, nil
+// when it has none.
+func (s *Snapshot) serviceNamed(k rowKey) *service {
+	z := s.zones[k.zone]
+	if z == nil {
+		return nil
+	}
+	if nd := z.nodes[k.name]; nd != nil {
+		for _, svc := range nd.services {
+			if svc.typ == k.typ {
+				return svc
+			}
+		}
+	}
+	return nil
+}
+
 // attach makes snap's rows, creating those that do not exist yet; a nil
 // snap has only the row of no zone.
 func (m *Metrics) attach(snap *Snapshot) *snapStats {
-	st := &snapStats{m: m, noZone: m.noZone}
+	st := &snapStats{m: m, noZone: m.noZone, snap: snap}
 	if snap == nil {
 		return st
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.live = append(m.live, st)
 	st.zones = make([]*row, len(snap.names))
 	for i, apex := range snap.names {
 		st.zones[i] = m.row(rowKey{zone: apex})
@@ -283,7 +312,7 @@ func (m *Metrics) attach(snap *Snapshot) *snapStats {
 func (m *Metrics) row(k rowKey) *row {
 	r := m.rows[k]
 	if r == nil {
-		r = &row{zone: k.zone, key: k}
+		r = &row{key: k}
 		if k.name != "" {
 			r.service = k.name + "/" + k.typ
 		}
@@ -304,6 +333,7 @@ func (m *Metrics) detach(st *snapStats) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st.detached = true
+	m.live = slices.DeleteFunc(m.live, func(l *snapStats) bool { return l == st })
 	release := func(r *row) {
 		if r.refs--; r.refs == 0 {
 			delete(m.rows, r.key)

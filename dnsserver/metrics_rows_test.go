@@ -184,9 +184,10 @@ func TestMetricsAnswersPerDatacenter(t *testing.T) {
 
 // TestMetricsRowsOnFirstQuery: a service has a row from its first query
 // on, not from the snapshot's start; a query answered from a snapshot
-// already replaced leaves no row behind.
+// already replaced counts in the served snapshot's row (made for it if
+// needed), and leaves no row behind for a service that is gone.
 func TestMetricsRowsOnFirstQuery(t *testing.T) {
-	m, _ := newMetrics(t)
+	m, reg := newMetrics(t)
 	s := New(Config{Metrics: m})
 	old := buildState(t, metricsState(t), nil)
 	s.Swap(old)
@@ -209,14 +210,35 @@ func TestMetricsRowsOnFirstQuery(t *testing.T) {
 		t.Fatalf("%d service rows after querying one service, want 1", n)
 	}
 	stats := s.cur.Load().stats // the old snapshot's rows, as a query in flight holds them
-	s.Swap(buildState(t, metricsState(t), nil))
+	// The next snapshot has every service but geo.
+	st := metricsState(t)
+	st.Services = slices.DeleteFunc(st.Services, func(s model.Service) bool { return s.Name == "geo.gslb.example.test." })
+	s.Swap(buildState(t, st, nil))
 	if n := serviceRows(); n != 1 {
 		t.Fatalf("%d service rows after a swap, want the queried one", n)
 	}
+	var geo, all *service
 	for _, svc := range old.services {
-		stats.svcRow(svc).add(0, 0, 0)
+		switch svc.name {
+		case "geo.gslb.example.test.":
+			geo = svc
+		case "all.gslb.example.test.":
+			all = svc
+		}
 	}
-	if n := serviceRows(); n != 1 {
-		t.Fatalf("%d service rows after counting in a replaced snapshot, want 1", n)
+	// A count in the replaced snapshot of a service the served one has
+	// lands in the served one's row; of a gone service, in none.
+	stats.svcRow(all).add(0, 0, 0)
+	stats.svcRow(geo).add(0, 0, 0)
+	if n := serviceRows(); n != 2 {
+		t.Fatalf("%d service rows after counting in a replaced snapshot, want 2 (failover, all)", n)
+	}
+	key := queriesKey("A", "NOERROR", "gslb.example.test.", "all.gslb.example.test./A", "udp")
+	if got := series(t, reg)[key]; got != 1 {
+		t.Fatalf("all's count from the replaced snapshot: %v, want 1", got)
+	}
+	serveN(t, s, "all.gslb.example.test. A", 2)
+	if got := series(t, reg)[key]; got != 3 {
+		t.Fatalf("all's count after two more queries: %v, want 3 (the served snapshot took the row over)", got)
 	}
 }
