@@ -226,7 +226,8 @@ func (e *Engine) Jobs(ctx context.Context) ([]model.Job, error) {
 	var errs []error
 	err := e.st.View(ctx, func(tx store.Tx) error {
 		var err error
-		jobs, errs, err = e.jobsIn(tx)
+		list, err := e.jobsIn(tx)
+		jobs, errs = list.jobs, list.errs
 		return err
 	})
 	if err != nil {

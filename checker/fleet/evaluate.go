@@ -77,10 +77,11 @@ func (e *Engine) read(ctx context.Context) (*inputs, error) {
 	in := &inputs{checkers: map[string]model.Checker{}, votes: map[endpointKey][]model.Vote{}, verdicts: map[endpointKey]model.Verdict{}}
 	err := e.st.View(ctx, func(tx store.Tx) error {
 		in.revs = revisionsOf(tx)
-		var err error
-		if in.jobs, in.stale, err = e.jobsAndStale(tx); err != nil {
+		list, err := e.jobsIn(tx)
+		if err != nil {
 			return err
 		}
+		in.jobs, in.stale = list.jobs, list.stale
 		checkers, err := store.List[model.Checker](tx)
 		if err != nil {
 			return err

@@ -31,6 +31,14 @@ func maxAge(j model.Job) time.Duration {
 	return ExpiryIntervals * iv
 }
 
+// checkList is the check list of the services at one revision: the
+// jobs, the endpoints left out, and staleAfter of the jobs.
+type checkList struct {
+	jobs  []model.Job
+	errs  []error
+	stale time.Duration
+}
+
 // jobCache keeps the check list of the services as of one revision of
 // the service kind (store.KindRevision), so that the engine's passes (four
 // a second), each report and each agent's poll do not decode every
@@ -41,26 +49,13 @@ type jobCache struct {
 	valid bool
 	kind  int64 // the services' kind revision
 	atRev int64 // the store revision it was read at
-	jobs  []model.Job
-	errs  []error
-	stale time.Duration // staleAfter(jobs)
+	list  checkList
 }
 
 // jobsIn returns the check list of the services in tx, shared and not to
 // be modified: from the cache when the services were not written since
 // it was filled, else decoded and cached.
-func (e *Engine) jobsIn(tx store.Tx) ([]model.Job, []error, error) {
-	jobs, errs, _, err := e.jobsCached(tx)
-	return jobs, errs, err
-}
-
-// jobsAndStale is jobsIn with staleAfter of the jobs, also cached.
-func (e *Engine) jobsAndStale(tx store.Tx) ([]model.Job, time.Duration, error) {
-	jobs, _, stale, err := e.jobsCached(tx)
-	return jobs, stale, err
-}
-
-func (e *Engine) jobsCached(tx store.Tx) ([]model.Job, []error, time.Duration, error) {
+func (e *Engine) jobsIn(tx store.Tx) (checkList, error) {
 	kind, known := store.KindRevision(tx, model.KindService)
 	c := &e.jobCache
 	if known {
@@ -68,22 +63,23 @@ func (e *Engine) jobsCached(tx store.Tx) ([]model.Job, []error, time.Duration, e
 		// A store revision below the cache's is another store's history
 		// (an etcd prefix rebuilt from scratch): read again.
 		if c.valid && c.kind == kind && tx.Revision() >= c.atRev {
-			jobs, errs, stale := c.jobs, c.errs, c.stale
+			list := c.list
 			c.mu.Unlock()
-			return jobs, errs, stale, nil
+			return list, nil
 		}
 		c.mu.Unlock()
 	}
 	services, err := store.List[model.Service](tx)
 	if err != nil {
-		return nil, nil, 0, err
+		return checkList{}, err
 	}
-	jobs, errs := jobsOf(services)
-	stale := staleAfter(jobs)
+	var list checkList
+	list.jobs, list.errs = jobsOf(services)
+	list.stale = staleAfter(list.jobs)
 	if known {
 		c.mu.Lock()
-		c.valid, c.kind, c.atRev, c.jobs, c.errs, c.stale = true, kind, tx.Revision(), jobs, errs, stale
+		c.valid, c.kind, c.atRev, c.list = true, kind, tx.Revision(), list
 		c.mu.Unlock()
 	}
-	return jobs, errs, stale, nil
+	return list, nil
 }

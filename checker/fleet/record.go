@@ -98,10 +98,11 @@ func (e *Engine) Record(ctx context.Context, rep model.Report) error {
 	now := e.now().UTC()
 	name := rep.Checker.Name
 	_, err = e.st.Update(ctx, func(tx store.Tx) error {
-		jobs, _, err := e.jobsIn(tx)
+		list, err := e.jobsIn(tx)
 		if err != nil {
 			return err
 		}
+		jobs := list.jobs
 		isJob := make(map[endpointKey]bool, len(jobs))
 		for i := range jobs {
 			isJob[endpointKey{jobs[i].Service, jobs[i].Endpoint}] = true
